@@ -1,0 +1,252 @@
+"""Build hook: put verified copies of the pinned vocab files into the package data directory.
+
+For every vocab in vocab_manifest.toml, the first source that yields a file of the pinned size and
+sha256 wins:
+
+1. the local mirror directory named by ``HARMONY_VOCAB_SOURCE_DIR``;
+2. the file already in ``src/harmony_vocab/data/`` (an earlier build, or an unpacked sdist);
+3. the download cache (``HARMONY_VOCAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/harmony-vocab``, else
+   ``~/.cache/harmony-vocab``);
+4. a download: ``HARMONY_VOCAB_BASE_URL`` first, then the manifest's URLs; never when
+   ``HARMONY_VOCAB_OFFLINE=1``.
+
+A candidate that fails its pin is reported and never used. The hook also regenerates
+``src/harmony_vocab/_pins.py`` (the run-time copy of the pins) from the manifest. Run
+``python hatch_build.py`` to do all this without building anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional
+
+try:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+except ImportError:  # running as a script or from tests without hatchling
+    BuildHookInterface = object  # type: ignore[assignment,misc]
+
+ROOT = Path(__file__).resolve().parent
+MANIFEST = "vocab_manifest.toml"
+PACKAGE_DIR = Path("src") / "harmony_vocab"
+PINS_MODULE = PACKAGE_DIR / "_pins.py"
+DATA_DIR = PACKAGE_DIR / "data"
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z0-9_]+$")
+
+Log = Callable[[str], None]
+
+
+class BuildSetupError(Exception):
+    """A setting or manifest entry that the build cannot use; the message says which and why."""
+
+
+def _package() -> Any:
+    """Import harmony_vocab from this tree's src/ (the hook reuses its fetch/verify code)."""
+    src = str(ROOT / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    import harmony_vocab.errors
+    import harmony_vocab.fetch
+    import harmony_vocab.integrity
+    import harmony_vocab.locations
+    import harmony_vocab.pins
+
+    return harmony_vocab
+
+
+def load_manifest(path: Path) -> Dict[str, Dict[str, Any]]:
+    """Read and validate the manifest; return ``{name: entry}`` in file order."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise BuildSetupError(f"cannot read the manifest {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildSetupError(f"{path} is not valid TOML: {exc}") from None
+    vocabs = data.get("vocab")
+    if not isinstance(vocabs, dict) or not vocabs:
+        raise BuildSetupError(f"{path}: expected at least one [vocab.<name>] table")
+    for name, entry in vocabs.items():
+        where = f"{path}: [vocab.{name}]"
+        if not _NAME.match(name):
+            raise BuildSetupError(f"{where}: the name must be lowercase letters, digits and _")
+        if entry.get("file") != f"{name}.tiktoken":
+            raise BuildSetupError(f"{where}: file must be {name}.tiktoken, got {entry.get('file')!r}")
+        if not _SHA256.match(str(entry.get("sha256", ""))):
+            raise BuildSetupError(f"{where}: sha256 must be 64 lowercase hex digits")
+        for key in ("size", "ranks"):
+            if not isinstance(entry.get(key), int) or entry[key] <= 0:
+                raise BuildSetupError(f"{where}: {key} must be a positive integer")
+        urls = entry.get("urls")
+        if not isinstance(urls, list) or not urls or not all(
+            isinstance(u, str) and u.startswith("https://") for u in urls
+        ):
+            raise BuildSetupError(f"{where}: urls must be a non-empty list of https:// URLs")
+        unknown = set(entry) - {"file", "sha256", "size", "ranks", "urls"}
+        if unknown:
+            raise BuildSetupError(f"{where}: unknown keys {sorted(unknown)}")
+    return vocabs
+
+
+def render_pins_module(vocabs: Mapping[str, Mapping[str, Any]]) -> str:
+    """The text of src/harmony_vocab/_pins.py for these manifest entries."""
+    lines = [
+        "# Generated from vocab_manifest.toml by hatch_build.py: do not edit by hand.",
+        "# tests/test_pins.py fails if this copy drifts from the manifest.",
+        "PINS = {",
+    ]
+    for name, entry in vocabs.items():
+        lines.append(f"    {name!r}: {{".replace("'", '"'))
+        for key in ("file", "sha256", "size", "ranks"):
+            value = entry[key]
+            lines.append(f'        "{key}": ' + (f'"{value}"' if isinstance(value, str) else str(value)) + ",")
+        urls = "".join(f'"{u}", ' for u in entry["urls"]).rstrip(" ")
+        lines.append(f'        "urls": ({urls}),')
+        lines.append("    },")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def obtain(
+    pin: Any,
+    data_dir: Path,
+    *,
+    source_dir: Optional[str],
+    cache_dir: Path,
+    offline: bool,
+    urls: List[str],
+    log: Log,
+    fetch_options: Optional[Dict[str, Any]] = None,
+) -> Path:
+    """Place a verified copy of `pin` at ``data_dir/<pin.file>``; return its path.
+
+    Sources are tried in order (mirror, data dir, cache, download); the first verified one wins.
+    Raises `BuildSetupError` listing every source tried and why it failed.
+    """
+    hv = _package()
+    Attempt = hv.errors.Attempt
+    check_file = hv.integrity.check_file
+    describe = hv.integrity.describe_failure
+    target = data_dir / pin.file
+    attempts: List[Any] = []
+
+    def candidate(tier: str, path: Path) -> bool:
+        try:
+            check_file(path, pin)
+        except (hv.errors.VocabIntegrityError, OSError) as exc:
+            attempts.append(Attempt(tier, str(path), describe(exc)))
+            if isinstance(exc, hv.errors.VocabIntegrityError):
+                log(f"harmony-vocab: ignoring {path}: {exc.reason}")
+            return False
+        attempts.append(Attempt(tier, str(path), "verified", ok=True))
+        return True
+
+    if source_dir:
+        if candidate("mirror (HARMONY_VOCAB_SOURCE_DIR)", Path(source_dir) / pin.file):
+            return _copy_atomic(Path(source_dir) / pin.file, target)
+    else:
+        attempts.append(Attempt("mirror", "HARMONY_VOCAB_SOURCE_DIR", "not set"))
+    if candidate("package data", target):
+        return target
+    cached = cache_dir / pin.file
+    if candidate("cache", cached):
+        return _copy_atomic(cached, target)
+    if offline:
+        attempts.append(Attempt("download", ", ".join(urls), "not allowed: HARMONY_VOCAB_OFFLINE=1"))
+    else:
+        log(f"harmony-vocab: downloading {pin.file} into {cache_dir}")
+        try:
+            downloaded = hv.fetch.download(pin, cache_dir, urls, **(fetch_options or {}))
+        except hv.errors.FetchError as exc:
+            attempts.extend(exc.attempts)
+        except OSError as exc:  # the cache directory cannot be created or written
+            attempts.append(Attempt("download", str(cache_dir), describe(exc)))
+        else:
+            return _copy_atomic(downloaded, target)
+    raise BuildSetupError(
+        f"no verified copy of {pin.file} (sha256 {pin.sha256}, {pin.size} bytes). "
+        f"Sources tried, in order:\n{hv.errors.format_attempts(attempts)}\n"
+        "To fix: set HARMONY_VOCAB_SOURCE_DIR to a directory holding verified copies "
+        "(see vocab_manifest.toml for the pins), or HARMONY_VOCAB_BASE_URL to an internal mirror"
+        + (", or unset HARMONY_VOCAB_OFFLINE to allow downloads." if offline else ".")
+    )
+
+
+def _copy_atomic(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.chmod(part, 0o644)
+        os.replace(part, target)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
+    return target
+
+
+def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log: Log = print) -> List[Path]:
+    """Regenerate _pins.py and place every pinned vocab in the data directory; return the paths."""
+    environ = os.environ if environ is None else environ
+    hv = _package()
+    try:
+        offline = hv.locations.env_flag("HARMONY_VOCAB_OFFLINE", False, environ)
+    except hv.errors.VocabError as exc:
+        raise BuildSetupError(str(exc)) from None
+    source_dir = environ.get("HARMONY_VOCAB_SOURCE_DIR") or None
+    if source_dir and not os.path.isdir(source_dir):
+        raise BuildSetupError(
+            f"HARMONY_VOCAB_SOURCE_DIR={source_dir!r} is not a directory: point it at a folder "
+            "holding o200k_base.tiktoken and cl100k_base.tiktoken, or unset it"
+        )
+    vocabs = load_manifest(root / MANIFEST)
+    pins_text = render_pins_module(vocabs)
+    pins_path = root / PINS_MODULE
+    if not pins_path.exists() or pins_path.read_text() != pins_text:
+        pins_path.write_text(pins_text)
+    pins = hv.pins.pins_from_mapping(vocabs)
+    cache = hv.locations.cache_dir(environ)
+    try:
+        url_lists = {
+            name: hv.fetch.download_urls(pin, environ.get("HARMONY_VOCAB_BASE_URL", ""))
+            for name, pin in pins.items()
+        }
+    except hv.errors.FetchError as exc:
+        raise BuildSetupError(str(exc)) from None
+    return [
+        obtain(pin, root / DATA_DIR, source_dir=source_dir, cache_dir=cache, offline=offline,
+               urls=url_lists[name], log=log)
+        for name, pin in pins.items()
+    ]
+
+
+class VocabBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type]
+    """Hatchling hook: runs `prepare` before every wheel, sdist and editable build."""
+
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: Dict[str, Any]) -> None:
+        try:
+            prepare(Path(self.root), os.environ, self.app.display_info)
+        except BuildSetupError as exc:
+            self.app.display_error(f"harmony-vocab build: {exc}")
+            raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    try:
+        for path in prepare():
+            print(path)
+    except BuildSetupError as exc:
+        sys.exit(f"harmony-vocab build: {exc}")

@@ -1,0 +1,61 @@
+"""Run by ``harmony_vocab.pth`` at interpreter start: point openai-harmony at a vocab directory.
+
+openai-harmony reads only ``TIKTOKEN_ENCODINGS_BASE``. When it is unset (and
+``HARMONY_VOCAB_AUTOREGISTER`` is not 0), this sets it to the first directory, in lookup order,
+that holds ``o200k_base.tiktoken`` of the pinned size: the directory of ``HARMONY_VOCAB_O200K_BASE``
+(when that file has its canonical name), the model directory (``HARMONY_VOCAB_MODEL_DIR``), then
+the package's own data directory. It costs a few ``stat`` calls: no hashing (openai-harmony checks
+the sha256 itself when it reads the file), no imports beyond ``os``, no writes. It never raises:
+a broken state is left for ``harmony_vocab.resolve`` to report.
+"""
+
+import os
+
+_MODEL_SUBDIRS = ("", "encodings", "tokenizer", "original")
+
+
+def startup_directory(environ=os.environ):  # type: ignore[no-untyped-def]
+    """Return ``(tier, directory)`` that the start-up registration would select, or None."""
+    from ._pins import PINS
+
+    pin = PINS["o200k_base"]
+    file, size = pin["file"], pin["size"]
+
+    def holds(directory):  # type: ignore[no-untyped-def]
+        try:
+            return os.stat(os.path.join(directory, file)).st_size == size
+        except OSError:
+            return False
+
+    explicit = environ.get("HARMONY_VOCAB_O200K_BASE")
+    if explicit and os.path.basename(explicit) == file and holds(os.path.dirname(explicit) or "."):
+        return "environment", os.path.abspath(os.path.dirname(explicit) or ".")
+    model_dir = environ.get("HARMONY_VOCAB_MODEL_DIR")
+    if model_dir and os.path.isdir(model_dir):
+        for sub in _MODEL_SUBDIRS:
+            directory = os.path.join(model_dir, sub) if sub else model_dir
+            if holds(directory):
+                return "model", os.path.abspath(directory)
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    if holds(data):
+        return "package", data
+    return None
+
+
+def _register_at_startup():  # type: ignore[no-untyped-def]
+    env = os.environ
+    if env.get("HARMONY_VOCAB_AUTOREGISTER", "1").strip().lower() in ("0", "false", "no", "off"):
+        return
+    if "TIKTOKEN_ENCODINGS_BASE" in env:
+        return
+    selected = startup_directory(env)
+    if selected is not None:
+        tier, directory = selected
+        env["TIKTOKEN_ENCODINGS_BASE"] = directory
+        env["HARMONY_VOCAB_REGISTERED"] = tier + ":" + directory
+
+
+try:
+    _register_at_startup()
+except Exception:  # never fail an interpreter's start
+    pass

@@ -1,0 +1,103 @@
+"""Exceptions, and the record of one place looked at (`Attempt`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence, Tuple
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One place looked at for a vocab, and what was found there."""
+
+    tier: str
+    place: str
+    outcome: str
+    ok: bool = False
+
+    def __str__(self) -> str:
+        return f"[{self.tier}] {self.place}: {self.outcome}"
+
+
+def format_attempts(attempts: Iterable[Attempt]) -> str:
+    """One numbered line per attempt, in order."""
+    return "\n".join(f"  {i}. {a}" for i, a in enumerate(attempts, 1))
+
+
+class VocabError(Exception):
+    """Base class of every error harmony-vocab raises on purpose."""
+
+
+class UnknownVocabError(VocabError, ValueError):
+    """A vocab name that is not one of the pinned ones."""
+
+    def __init__(self, name: object, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        super().__init__(
+            f"unknown vocab name {name!r}: expected one of {', '.join(self.known)}"
+        )
+
+
+class VocabIntegrityError(VocabError, ValueError):
+    """A file that is not the pinned vocab: wrong size or wrong sha256."""
+
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        expected_size: int,
+        actual_size: int,
+        expected_sha256: str,
+        actual_sha256: Optional[str],
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.expected_size = expected_size
+        self.actual_size = actual_size
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+        super().__init__(f"{path} is not the pinned {name} vocab: {self.reason}")
+
+    @property
+    def reason(self) -> str:
+        """The mismatch, with expected and actual values."""
+        if self.actual_size != self.expected_size:
+            return f"size mismatch: expected {self.expected_size} bytes, got {self.actual_size}"
+        return f"sha256 mismatch: expected {self.expected_sha256}, got {self.actual_sha256}"
+
+
+class VocabNotFoundError(VocabError, FileNotFoundError):
+    """No place in the lookup order held a verified copy; `.attempts` lists them all."""
+
+    def __init__(self, name: str, attempts: Sequence[Attempt], advice: str) -> None:
+        self.name = name
+        self.attempts: Tuple[Attempt, ...] = tuple(attempts)
+        self.advice = advice
+        message = f"no verified copy of the {name} vocab found. Places tried, in order:\n"
+        message += format_attempts(self.attempts) + "\n" + advice
+        super().__init__(message)
+
+    def __str__(self) -> str:  # FileNotFoundError would otherwise format errno/filename
+        return str(self.args[0])
+
+
+class FetchError(VocabError, OSError):
+    """A download that did not yield a verified file; `.attempts` lists each URL tried."""
+
+    def __init__(self, message: str, attempts: Sequence[Attempt] = ()) -> None:
+        self.attempts: Tuple[Attempt, ...] = tuple(attempts)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MissingExtraError(VocabError, ImportError):
+    """An optional dependency that a feature needs is not installed."""
+
+    def __init__(self, module: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{module}' package, which is not installed: "
+            f"pip install 'harmony-vocab[{extra}]'"
+        )

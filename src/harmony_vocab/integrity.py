@@ -1,0 +1,83 @@
+"""Check files against their pins: size first, then a streaming sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from typing import Set, Tuple, Union
+
+from .errors import VocabIntegrityError
+from .pins import Pin, get_pin
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_CHUNK = 1 << 20
+# (real path, size, mtime_ns, inode, device, sha256): files already verified in this process.
+_verified: Set[Tuple[str, int, int, int, int, str]] = set()
+_lock = threading.Lock()
+
+
+def sha256_of(path: PathLike) -> str:
+    """The hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        while True:
+            n = f.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def check_file(path: PathLike, pin: Pin) -> None:
+    """Raise unless `path` is a regular file whose size and sha256 match `pin`.
+
+    Raises `VocabIntegrityError` on a mismatch and `OSError` (`FileNotFoundError`,
+    `IsADirectoryError`, `PermissionError`...) when the file cannot be read. A file verified once
+    is not hashed again in this process while its path, size, mtime and inode stay the same.
+    """
+    fspath = os.fspath(path)
+    st = os.stat(fspath)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a directory, expected a file", fspath)
+    key = (fspath, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, pin.sha256)
+    if key in _verified:
+        return
+    if st.st_size != pin.size:
+        raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
+    actual = sha256_of(fspath)
+    if actual != pin.sha256:
+        raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, actual)
+    with _lock:
+        _verified.add(key)
+
+
+def verify_file(path: PathLike, name: str) -> None:
+    """Check that `path` is the pinned vocab `name`; raise `VocabIntegrityError` if not.
+
+    The error names the file and gives the expected and actual size and sha256.
+    """
+    check_file(path, get_pin(name))
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short reason for an attempt's outcome: mismatch details or the OS error, no traceback."""
+    if isinstance(exc, VocabIntegrityError):
+        return exc.reason
+    if isinstance(exc, FileNotFoundError):
+        return "missing (dangling symlink)" if _is_dangling(exc) else "missing"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, expected a file"
+    if isinstance(exc, PermissionError):
+        return "unreadable: permission denied"
+    if isinstance(exc, OSError):
+        return f"unreadable: {exc.strerror or exc}"
+    return str(exc)
+
+
+def _is_dangling(exc: FileNotFoundError) -> bool:
+    return bool(exc.filename) and os.path.islink(exc.filename)

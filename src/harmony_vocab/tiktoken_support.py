@@ -1,0 +1,64 @@
+"""tiktoken glue: a ``tiktoken.Encoding`` built offline from the resolved, verified file."""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from typing import Any, Dict, Optional, Union
+
+from .errors import MissingExtraError
+from .pins import get_pin
+from .resolution import resolve
+
+PathArg = Union[str, "os.PathLike[str]", None]
+
+_constructor_lock = threading.Lock()
+
+
+def load_ranks(path: "os.PathLike[str] | str") -> Dict[bytes, int]:
+    """Parse a ``.tiktoken`` file into tiktoken's ``mergeable_ranks`` (token bytes -> rank)."""
+    with open(path, "rb") as f:
+        contents = f.read()
+    b64decode = base64.b64decode
+    return {b64decode(token): int(rank) for token, rank in (line.split() for line in contents.splitlines() if line)}
+
+
+def tiktoken_encoding(
+    name: str,
+    *,
+    vocab_path: PathArg = None,
+    vocab_dir: PathArg = None,
+    model_dir: PathArg = None,
+    download: Optional[bool] = None,
+) -> Any:
+    """Return a ``tiktoken.Encoding`` that behaves as ``tiktoken.get_encoding(name)``, built from
+    the resolved file with no network. Needs ``harmony-vocab[tiktoken]``.
+
+    The pattern and special tokens come from tiktoken's own definition of the encoding
+    (``tiktoken_ext.openai_public``); only the ranks are read from our verified file.
+    """
+    try:
+        import tiktoken
+        from tiktoken_ext import openai_public
+    except ImportError:
+        raise MissingExtraError("tiktoken", "tiktoken", "tiktoken_encoding") from None
+    pin = get_pin(name)
+    resolution = resolve(pin.name, vocab_path=vocab_path, vocab_dir=vocab_dir,
+                         model_dir=model_dir, download=download)
+    ranks = load_ranks(resolution.path)
+    constructor = getattr(openai_public, pin.name)
+    with _constructor_lock:
+        original = openai_public.load_tiktoken_bpe
+
+        def load_verified(blobpath: str, expected_hash: Optional[str] = None) -> Dict[bytes, int]:
+            if expected_hash == pin.sha256:
+                return ranks
+            return original(blobpath, expected_hash)  # type: ignore[no-any-return]
+
+        openai_public.load_tiktoken_bpe = load_verified
+        try:
+            spec = constructor()
+        finally:
+            openai_public.load_tiktoken_bpe = original
+    return tiktoken.Encoding(**spec)
