@@ -4,10 +4,6 @@ The public API is imported lazily so that ``import harmony_vocab`` (run at every
 start by the registration hook) stays a few microseconds of work: no hashing, no requests.
 """
 
-from __future__ import annotations
-
-import importlib
-
 TYPE_CHECKING = False  # typing is not imported at run time: this module runs at every start
 
 __version__ = "0.1.0"
@@ -44,7 +40,9 @@ def __getattr__(name: str) -> "object":
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'harmony_vocab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 

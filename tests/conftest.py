@@ -1,0 +1,144 @@
+"""Fixtures: an isolated environment for every test, synthetic pins, and (for integration tests)
+the real wheel built once per session with no network, plus venvs that have it installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, Iterator, Tuple
+
+import pytest
+
+import harmony_vocab.bundled
+import harmony_vocab.integrity
+import harmony_vocab.pins
+from harmony_vocab.pins import Pin
+from support import (
+    PYTHON,
+    ROOT,
+    SHARED_VOCAB,
+    STEERING_PREFIXES,
+    clean_env,
+    make_pin,
+    make_vocab,
+    offline,
+    run,
+    venv_python,
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """No steering variable leaks in; caches and temp dirs live in a fresh folder; nothing
+    verified by an earlier test is trusted."""
+    home = tmp_path_factory.mktemp("home")
+    for key in list(os.environ):
+        if key.startswith(STEERING_PREFIXES):
+            monkeypatch.delenv(key)
+    (home / "tmp").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMPDIR", str(home / "tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(home / "tmp"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf-hub"))
+    monkeypatch.setattr(harmony_vocab.integrity, "_verified", set())
+    return home
+
+
+@pytest.fixture
+def synthetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dict[str, Tuple[Pin, bytes]]:
+    """Replace the real pins with small synthetic vocabs of the same names, and make the package
+    tier an empty directory of the test's own (``tmp_path / "package"``).
+
+    Returns ``{name: (pin, bytes)}``.
+    """
+    out = {}
+    for seed, name in enumerate(harmony_vocab.pins.VOCABS):
+        data = make_vocab(260 + 40 * seed, seed=seed)
+        pin = make_pin(name, data)
+        monkeypatch.setitem(harmony_vocab.pins.PINS, name, pin)
+        out[name] = (pin, data)
+    package = tmp_path / "package"
+    package.mkdir()
+    monkeypatch.setattr(harmony_vocab.bundled, "_dir", package)
+    return out
+
+
+# ---------------------------------------------------------------- integration: the real wheel
+
+@pytest.fixture(scope="session")
+def build_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The build requirements as wheels: what an air-gapped site keeps in its wheelhouse."""
+    house = tmp_path_factory.mktemp("build-wheelhouse")
+    run([PYTHON, "-m", "pip", "download", "-q", "-d", house,
+         "hatchling>=1.21", "requests>=2.28", "tomli>=1.1"])
+    return house
+
+
+def copy_tree(dest: Path) -> Path:
+    """A copy of the project as a clean clone has it: no built vocab files, no caches."""
+    ignore = shutil.ignore_patterns("*.tiktoken", "*.part", "__pycache__", ".git", "dist", ".venv*",
+                                    ".pytest_cache", ".nox", ".work", "*.egg-info")
+    shutil.copytree(ROOT, dest, ignore=ignore)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def offline_build(build_wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Build a wheel and/or sdist of `source` with no network (``unshare -n``), the build
+    requirements coming from the wheelhouse. Returns the output directory."""
+
+    def build(source: Path, out: Path, *args: str, **env: str) -> Path:
+        home = tmp_path_factory.mktemp("build-home")
+        environ = clean_env(home, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(build_wheelhouse), **env)
+        run(offline([PYTHON, "-m", "build", "-o", out, *args, source]), env=environ)
+        return out
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def dist(offline_build: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """The real sdist and wheel, built once from a clean copy of the tree, offline, from the
+    local mirror (../shared/vocab)."""
+    if not SHARED_VOCAB.is_dir():
+        pytest.skip(f"no local vocab mirror at {SHARED_VOCAB}")
+    base = tmp_path_factory.mktemp("dist")
+    tree = copy_tree(base / "tree")
+    out = offline_build(tree, base / "out", HARMONY_VOCAB_SOURCE_DIR=str(SHARED_VOCAB),
+                        HARMONY_VOCAB_OFFLINE="1")
+    (wheel,) = out.glob("*.whl")
+    (sdist,) = out.glob("*.tar.gz")
+    return {"wheel": wheel, "sdist": sdist, "tree": tree}
+
+
+@pytest.fixture(scope="session")
+def make_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Create a fresh venv with the test's Python and pip-install `packages` into it."""
+
+    def make(*packages: str) -> Path:
+        venv = tmp_path_factory.mktemp("venv")
+        run([PYTHON, "-m", "venv", venv])
+        if packages:
+            run([venv_python(venv), "-m", "pip", "install", "-q", *packages])
+        return venv
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
+    """A fresh venv with only the built wheel installed."""
+    return make_venv(str(dist["wheel"]))
+
+
+@pytest.fixture(scope="session")
+def full_venv(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
+    """A fresh venv with the built wheel, the real openai-harmony 0.0.8 and tiktoken from PyPI."""
+    return make_venv(str(dist["wheel"]), "openai-harmony==0.0.8", "tiktoken")
+
+
+def pytest_report_header() -> str:
+    return f"python {sys.version.split()[0]}; vocab mirror: {SHARED_VOCAB}"
