@@ -73,7 +73,7 @@ def build_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build requirements as wheels: what an air-gapped site keeps in its wheelhouse."""
     house = tmp_path_factory.mktemp("build-wheelhouse")
     run([PYTHON, "-m", "pip", "download", "-q", "-d", house,
-         "hatchling>=1.21", "requests>=2.28", "tomli>=1.1"])
+         "hatchling>=1.21", "requests>=2.28", "tomli>=1.1", "editables~=0.3"])
     return house
 
 
