@@ -58,10 +58,10 @@ def download(
     dest_dir: "os.PathLike[str] | str",
     urls: Optional[Sequence[str]] = None,
     *,
-    connect_timeout: float = CONNECT_TIMEOUT,
-    read_timeout: float = READ_TIMEOUT,
-    tries: int = TRIES,
-    backoff: float = BACKOFF,
+    connect_timeout: Optional[float] = None,
+    read_timeout: Optional[float] = None,
+    tries: Optional[int] = None,
+    backoff: Optional[float] = None,
     progress: Optional[Progress] = None,
 ) -> Path:
     """Download `pin` into ``dest_dir/<pin.file>`` and return that path.
@@ -71,7 +71,14 @@ def download(
     it streams into a temporary file in `dest_dir`, never read past the pinned size, and renamed
     into place only once its size and sha256 match. On failure nothing is left behind and
     `FetchError` lists every URL tried and why it failed.
+
+    Options left at None take the module's CONNECT_TIMEOUT, READ_TIMEOUT, TRIES and BACKOFF, read
+    when the call is made (so the build hook's downloads can be tuned by setting them).
     """
+    connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
+    read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
+    tries = max(1, TRIES if tries is None else tries)
+    backoff = BACKOFF if backoff is None else backoff
     requests = _import_requests()
     urls = list(urls) if urls is not None else download_urls(pin)
     dest = Path(dest_dir)

@@ -1,0 +1,503 @@
+"""Unit tests of harmony_vocab.fetch on small synthetic vocabs served from 127.0.0.1.
+
+pytest-httpserver covers well-formed HTTP (200, 404, 500, redirects, wrong bytes); a raw socket
+server (`RawServer`) covers what werkzeug cannot produce: connections dropped mid-body, bodies
+shorter than their Content-Length, stalls past the read time-out, endless bodies.
+
+After every failure the destination directory must be empty (no ``<name>.tiktoken``, no ``.part``
+file that a later step could pick up) and the error must name every URL tried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from harmony_vocab import fetch
+from harmony_vocab.errors import FetchError
+from harmony_vocab.pins import Pin
+from support import make_pin, make_vocab
+
+NAME = "o200k_base"
+PATH = f"/encodings/{NAME}.tiktoken"
+FAST = dict(tries=1, backoff=0, connect_timeout=2.0, read_timeout=2.0)
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> Tuple[str, int]:
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests honours *_proxy variables: make sure 127.0.0.1 is reached directly."""
+    for key in list(os.environ):
+        if key.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def vocab() -> Tuple[Pin, bytes]:
+    data = make_vocab(400, seed=7)
+    return make_pin(NAME, data), data
+
+
+@pytest.fixture
+def dest(tmp_path: Path) -> Path:
+    return tmp_path / "dest"
+
+
+def leftovers(directory: Path) -> List[str]:
+    """Everything in `directory` (hidden .part files included); [] when it does not exist."""
+    return sorted(os.listdir(directory)) if directory.exists() else []
+
+
+def assert_failed_cleanly(exc: FetchError, dest: Path, urls: List[str]) -> None:
+    assert leftovers(dest) == [], f"files left behind after a failed download: {leftovers(dest)}"
+    message = str(exc)
+    for url in urls:
+        assert url in message, f"{url} not named in the error:\n{message}"
+    tried = [a.place for a in exc.attempts]
+    # every URL appears, in the order given
+    assert sorted(set(tried), key=tried.index) == urls
+    assert not any(a.ok for a in exc.attempts)
+
+
+# ---------------------------------------------------------------- a raw socket server
+
+Handler = Callable[[socket.socket, "RawServer"], None]
+
+
+class RawServer:
+    """A one-handler TCP server on 127.0.0.1 running in a thread; each connection gets `handler`.
+
+    `stop` is an event set at teardown so that stalling handlers return promptly. `sent` counts
+    body bytes the handlers managed to hand to the kernel; `finished` is set when a handler returns.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self.connections = 0
+        self.sent = 0
+        self.errors: List[BaseException] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = PATH) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            _read_request(conn)
+            self.handler(conn, self)
+        except OSError as exc:  # the client went away: expected in several scenarios
+            self.errors.append(exc)
+        finally:
+            conn.close()
+            self.finished.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _headers(length: Optional[int], extra: str = "") -> bytes:
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n"
+    if length is not None:
+        head += f"Content-Length: {length}\r\n"
+    return (head + extra + "\r\n").encode()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Handler], RawServer]]:
+    servers: List[RawServer] = []
+
+    def start(handler: Handler) -> RawServer:
+        server = RawServer(handler)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+# ---------------------------------------------------------------- well-formed HTTP
+
+def test_200_with_the_right_bytes(httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path) -> None:
+    pin, data = vocab
+    httpserver.expect_request(PATH).respond_with_data(data, content_type="application/octet-stream")
+    seen: List[Tuple[int, int]] = []
+
+    path = fetch.download(pin, dest, [httpserver.url_for(PATH)], progress=lambda n, t: seen.append((n, t)), **FAST)
+
+    assert path == dest / pin.file
+    assert path.read_bytes() == data
+    assert leftovers(dest) == [pin.file]  # no .part file beside it
+    assert seen and seen[-1] == (pin.size, pin.size)
+    assert len(httpserver.log) == 1
+    assert httpserver.log[0][0].headers.get("User-Agent") == "harmony-vocab"
+
+
+def test_replaces_a_stale_file_only_with_a_verified_one(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, data = vocab
+    dest.mkdir()
+    (dest / pin.file).write_bytes(b"stale")
+    httpserver.expect_request(PATH).respond_with_data(data)
+    fetch.download(pin, dest, [httpserver.url_for(PATH)], **FAST)
+    assert (dest / pin.file).read_bytes() == data
+
+
+def test_404_fails_without_retrying(httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path) -> None:
+    pin, _ = vocab
+    httpserver.expect_request(PATH).respond_with_data("no such file", status=404)
+    url = httpserver.url_for(PATH)
+
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [url], tries=3, backoff=0)
+
+    assert_failed_cleanly(info.value, dest, [url])
+    assert "HTTP 404" in str(info.value)
+    assert len(httpserver.log) == 1, "a 404 must not be retried"
+
+
+def test_500_then_200_retry_succeeds(httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path) -> None:
+    pin, data = vocab
+    httpserver.expect_oneshot_request(PATH).respond_with_data("busy", status=500)
+    httpserver.expect_request(PATH).respond_with_data(data)
+
+    path = fetch.download(pin, dest, [httpserver.url_for(PATH)], tries=3, backoff=0)
+
+    assert path.read_bytes() == data
+    assert [r.status_code for _, r in httpserver.log] == [500, 200]
+    assert leftovers(dest) == [pin.file]
+
+
+def test_500_every_time_gives_up_after_the_bounded_tries(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin, _ = vocab
+    httpserver.expect_request(PATH).respond_with_data("busy", status=503)
+    sleeps: List[float] = []
+    monkeypatch.setattr(fetch.time, "sleep", sleeps.append)
+    url = httpserver.url_for(PATH)
+
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [url], tries=3, backoff=0.25)
+
+    assert_failed_cleanly(info.value, dest, [url])
+    assert len(httpserver.log) == 3
+    assert sleeps == [0.25, 0.5], "exponential back-off between tries, none after the last"
+    assert [a.outcome for a in info.value.attempts] == [
+        f"HTTP 503 SERVICE UNAVAILABLE (try {i} of 3)" for i in (1, 2, 3)
+    ]
+
+
+def test_module_constants_are_read_at_call_time(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build hook tunes downloads through fetch.TRIES/BACKOFF: they must not be frozen as
+    default values when the module is imported."""
+    pin, _ = vocab
+    httpserver.expect_request(PATH).respond_with_data("busy", status=500)
+    monkeypatch.setattr(fetch, "TRIES", 2)
+    monkeypatch.setattr(fetch, "BACKOFF", 0)
+    with pytest.raises(FetchError):
+        fetch.download(pin, dest, [httpserver.url_for(PATH)])
+    assert len(httpserver.log) == 2
+
+
+def test_wrong_bytes_of_the_right_size(httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path) -> None:
+    pin, data = vocab
+    tampered = data[:100] + (b"A" if data[100:101] != b"A" else b"B") + data[101:]
+    assert len(tampered) == pin.size
+    httpserver.expect_request(PATH).respond_with_data(tampered)
+    url = httpserver.url_for(PATH)
+
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [url], tries=3, backoff=0)
+
+    assert_failed_cleanly(info.value, dest, [url])
+    message = str(info.value)
+    assert pin.sha256 in message and hashlib.sha256(tampered).hexdigest() in message
+    assert len(httpserver.log) == 1, "a hash mismatch is not retried from the same URL"
+
+
+def test_redirect_to_the_real_file(httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path) -> None:
+    pin, data = vocab
+    httpserver.expect_request(PATH).respond_with_response(
+        Response(status=302, headers={"Location": httpserver.url_for("/blob/real")})
+    )
+    httpserver.expect_request("/blob/real").respond_with_data(data)
+
+    path = fetch.download(pin, dest, [httpserver.url_for(PATH)], **FAST)
+
+    assert path.read_bytes() == data
+    assert [r.path for r, _ in httpserver.log] == [PATH, "/blob/real"]
+
+
+def test_redirect_to_a_missing_file_fails_cleanly(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, _ = vocab
+    httpserver.expect_request(PATH).respond_with_response(
+        Response(status=302, headers={"Location": httpserver.url_for("/gone")})
+    )
+    httpserver.expect_request("/gone").respond_with_data("gone", status=404)
+    url = httpserver.url_for(PATH)
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [url], **FAST)
+    assert_failed_cleanly(info.value, dest, [url])
+
+
+def test_content_length_above_the_pin_is_refused(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, data = vocab
+    httpserver.expect_request(PATH).respond_with_data(data + b"x" * 10)
+    url = httpserver.url_for(PATH)
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [url], tries=3, backoff=0)
+    assert_failed_cleanly(info.value, dest, [url])
+    assert f"more than the pinned {pin.size}" in str(info.value)
+    assert len(httpserver.log) == 1
+
+
+def test_falls_through_to_the_next_url(httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path) -> None:
+    pin, data = vocab
+    httpserver.expect_request("/mirror/" + pin.file).respond_with_data("", status=404)
+    httpserver.expect_request(PATH).respond_with_data(data)
+    urls = [httpserver.url_for("/mirror/" + pin.file), httpserver.url_for(PATH)]
+    path = fetch.download(pin, dest, urls, **FAST)
+    assert path.read_bytes() == data
+    assert [r.path for r, _ in httpserver.log] == ["/mirror/" + pin.file, PATH]
+
+
+def test_every_url_failing_names_each_one_in_order(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, data = vocab
+    closed = socket.create_server(("127.0.0.1", 0))
+    refused_url = f"http://127.0.0.1:{closed.getsockname()[1]}{PATH}"
+    closed.close()
+    httpserver.expect_request("/a/" + pin.file).respond_with_data("", status=404)
+    httpserver.expect_request("/b/" + pin.file).respond_with_data(data[:-1] + b"?")
+    urls = [httpserver.url_for("/a/" + pin.file), refused_url, httpserver.url_for("/b/" + pin.file)]
+
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, urls, tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+
+    assert_failed_cleanly(info.value, dest, urls)
+    outcomes = [(a.place, a.outcome) for a in info.value.attempts]
+    assert outcomes[0] == (urls[0], "HTTP 404 NOT FOUND (try 1 of 2)")
+    assert [p for p, _ in outcomes[1:3]] == [refused_url, refused_url]  # refused: retried
+    assert "refused" in outcomes[1][1].lower()
+    assert outcomes[3][0] == urls[2] and "sha256 mismatch" in outcomes[3][1]
+    assert len(outcomes) == 4
+
+
+def test_download_urls_put_the_mirror_first(vocab: Tuple[Pin, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    pin, _ = vocab
+    assert fetch.download_urls(pin, "http://127.0.0.1:9/vocab/") == [
+        "http://127.0.0.1:9/vocab/" + pin.file, *pin.urls
+    ]
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", "http://127.0.0.1:9/env")
+    assert fetch.download_urls(pin)[0] == "http://127.0.0.1:9/env/" + pin.file
+    assert fetch.download_urls(pin, "") == list(pin.urls)
+    with pytest.raises(FetchError, match="HARMONY_VOCAB_BASE_URL"):
+        fetch.download_urls(pin, "127.0.0.1/vocab")
+
+
+# ---------------------------------------------------------------- misbehaving servers (raw sockets)
+
+def test_connection_dropped_mid_body(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, data = vocab
+
+    def handler(conn: socket.socket, server: RawServer) -> None:
+        conn.sendall(_headers(len(data)) + data[: len(data) // 2])
+        time.sleep(0.05)
+        # abort with a RST instead of an orderly close
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    server = raw_server(handler)
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+
+    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert server.connections == 2, "a dropped connection is retried"
+    assert len(info.value.attempts) == 2
+
+
+def test_body_shorter_than_content_length(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, data = vocab
+
+    def handler(conn: socket.socket, server: RawServer) -> None:
+        conn.sendall(_headers(len(data)) + data[:-10])  # then an orderly close
+
+    server = raw_server(handler)
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+
+    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert server.connections == 2
+    assert all("mid-body" in a.outcome or "ended after" in a.outcome for a in info.value.attempts), (
+        info.value.attempts
+    )
+
+
+def test_body_without_length_ending_early(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    """No Content-Length, body delimited by the close: the size check must catch the short body."""
+    pin, data = vocab
+
+    def handler(conn: socket.socket, server: RawServer) -> None:
+        conn.sendall(_headers(None) + data[:-10])
+
+    server = raw_server(handler)
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url()], **FAST)
+    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert f"ended after {pin.size - 10} of {pin.size} bytes" in str(info.value)
+
+
+@pytest.mark.parametrize("stall", ["before-headers", "mid-body"])
+def test_slow_server_past_the_read_timeout(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path, stall: str
+) -> None:
+    pin, data = vocab
+
+    def handler(conn: socket.socket, server: RawServer) -> None:
+        if stall == "mid-body":
+            conn.sendall(_headers(len(data)) + data[:100])
+        server.stop.wait(10)  # far past the read time-out; released at teardown
+        conn.sendall(data[100:] if stall == "mid-body" else _headers(len(data)) + data)
+
+    server = raw_server(handler)
+    started = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 4, f"the read time-out did not fire in time ({elapsed:.1f}s)"
+    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert server.connections == 2, "a time-out is retried"
+    assert all("read timed out after 0.5s" in a.outcome for a in info.value.attempts), info.value.attempts
+
+
+def _endless(mode: str, total: int) -> Handler:
+    """A server that would send `total` bytes of body, counting what it manages to send."""
+
+    def handler(conn: socket.socket, server: RawServer) -> None:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
+        if mode == "chunked":
+            conn.sendall(_headers(None, "Transfer-Encoding: chunked\r\n"))
+        else:
+            conn.sendall(_headers(total if mode == "content-length" else None))
+        piece = b"QUFB 0\n" * (1 << 13)  # 56 KiB
+        while server.sent < total and not server.stop.is_set():
+            if mode == "chunked":
+                conn.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            else:
+                conn.sendall(piece)
+            server.sent += len(piece)
+
+    return handler
+
+
+@pytest.mark.parametrize("mode", ["chunked", "close-delimited"])
+def test_body_larger_than_the_pin_is_stopped_at_the_cap(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path, mode: str
+) -> None:
+    pin, _ = vocab
+    total = 256 << 20  # 256 MiB that must never be read to the end
+    server = raw_server(_endless(mode, total))
+
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url()], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+
+    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert server.connections == 1, "an oversized body is not retried"
+    (attempt,) = info.value.attempts
+    assert f"larger than the pinned {pin.size} bytes" in attempt.outcome
+    stopped_at = int(re.search(r"stopped at (\d+)", attempt.outcome).group(1))  # type: ignore[union-attr]
+    assert pin.size < stopped_at <= pin.size + (1 << 16), "read one chunk past the cap at most"
+    # the client hung up: the server's sends fail soon after, far from the end of the body
+    assert server.finished.wait(5), "the client kept the connection open"
+    assert server.sent < 32 << 20, f"the server managed to send {server.sent} bytes"
+
+
+def test_announced_oversize_is_refused_before_reading(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, _ = vocab
+    total = 256 << 20
+    server = raw_server(_endless("content-length", total))
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url()], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert f"announces {total} bytes, more than the pinned {pin.size}: refused" in str(info.value)
+    assert server.connections == 1
+    assert server.finished.wait(5), "the client kept the connection open"
+    assert server.sent < 32 << 20
+
+
+def test_interrupted_download_leaves_nothing(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    """Even an exception that is not a download error (Ctrl-C in a progress callback) cleans up."""
+    pin, data = vocab
+    httpserver.expect_request(PATH).respond_with_data(data)
+
+    def interrupt(received: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch.download(pin, dest, [httpserver.url_for(PATH)], progress=interrupt, **FAST)
+    assert leftovers(dest) == []
