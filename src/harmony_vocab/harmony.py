@@ -16,12 +16,11 @@ from .seed import linked_dir
 
 PathArg = Union[str, "os.PathLike[str]", None]
 
-# openai-harmony's encoding names and the vocab each one reads.
+# The encoding names openai-harmony's Python API accepts (HarmonyEncodingName values), and the
+# vocab each one reads. (Its Rust core also knows o200k_harmony, o200k_base and cl100k_base, but
+# load_harmony_encoding rejects them.)
 HARMONY_ENCODING_VOCABS: Dict[str, str] = {
     "HarmonyGptOss": "o200k_base",
-    "o200k_harmony": "o200k_base",
-    "o200k_base": "o200k_base",
-    "cl100k_base": "cl100k_base",
 }
 
 _env_lock = threading.Lock()

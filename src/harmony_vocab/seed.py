@@ -56,6 +56,7 @@ def linked_dir(files: "dict[str, Path]") -> Path:
     """A directory in our cache whose ``<name>.tiktoken`` entries link to `files` (name -> path),
     for tools that want one directory of canonically named files (``TIKTOKEN_ENCODINGS_BASE``)."""
     import hashlib
+    import uuid
 
     from .locations import cache_dir
 
@@ -66,9 +67,7 @@ def linked_dir(files: "dict[str, Path]") -> Path:
         link = directory / get_pin(name).file
         if os.path.islink(link) and os.readlink(link) == str(path):
             continue
-        part = directory / f".{link.name}.{os.getpid()}.part"
-        if os.path.lexists(part):
-            os.unlink(part)
+        part = directory / f".{link.name}.{uuid.uuid4().hex}.part"
         os.symlink(str(path), part)
         os.replace(part, link)
     return directory

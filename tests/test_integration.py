@@ -1,0 +1,210 @@
+"""The installed wheel next to the real openai-harmony and tiktoken, with no network (issue 3)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Callable, Dict
+
+import pytest
+
+from harmony_vocab.locations import url_cache_name
+from harmony_vocab.pins import PINS
+from support import SHARED_VOCAB, clean_env, offline, run, venv_python
+
+pytestmark = pytest.mark.integration
+
+RENDER = textwrap.dedent(
+    """
+    from openai_harmony import (Conversation, HarmonyEncodingName, Message, Role, SystemContent,
+                                load_harmony_encoding)
+
+    enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+    convo = Conversation.from_messages([
+        Message.from_role_and_content(Role.SYSTEM, SystemContent.new()),
+        Message.from_role_and_content(Role.USER, "What is 2 + 2? Réponds en français, 日本語も."),
+    ])
+    prompt = enc.render_conversation_for_completion(convo, Role.ASSISTANT)
+    assert enc.decode_utf8(prompt).endswith("<|start|>assistant")
+    completion = enc.encode("<|channel|>final<|message|>Quatre: 4<|return|>", allowed_special="all")
+    (message,) = enc.parse_messages_from_completion_tokens(completion, Role.ASSISTANT)
+    assert message.content[0].text == "Quatre: 4", message
+    print("parsed:", message.content[0].text)
+    """
+)
+
+CORPUS = (
+    "Hello, world! Réponds en français. 日本語のテキスト。 Ελληνικά και русский текст. "
+    "العربية 😀🚀 code: def f(x): return x**2\n\n\tindented   spaces 12345678 <|endoftext|>"
+)
+
+
+def python(venv: Path, home: Path, code: str, check: bool = True, **env: str):  # type: ignore[no-untyped-def]
+    return run(offline([venv_python(venv), "-c", code]), env=clean_env(home, **env), check=check)
+
+
+def test_unmodified_openai_harmony_works_offline_with_no_variable_set(full_venv: Path, tmp_path: Path) -> None:
+    out = python(full_venv, tmp_path, RENDER).stdout
+    assert "parsed: Quatre: 4" in out
+
+
+def test_without_the_registration_openai_harmony_fails_offline(full_venv: Path, tmp_path: Path) -> None:
+    proc = python(full_venv, tmp_path, RENDER, check=False, HARMONY_VOCAB_AUTOREGISTER="0")
+    assert proc.returncode != 0
+    assert "failed to download or load vocab file" in proc.stderr
+
+
+def test_registration_state_and_tier(full_venv: Path, tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import os, harmony_vocab as hv
+        r = hv.resolve("o200k_base")
+        print(os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(hv.bundled_dir()), r.tier, r.path == hv.bundled_path("o200k_base"))
+        """
+    )
+    assert python(full_venv, tmp_path, code).stdout.split() == ["True", "package", "True"]
+
+
+def test_registration_prefers_model_dir_and_never_overrides_an_operator(full_venv: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    (model / "encodings").mkdir(parents=True)
+    shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", model / "encodings")
+    code = "import os, harmony_vocab as hv; r = hv.resolve('o200k_base'); print(os.environ['TIKTOKEN_ENCODINGS_BASE'], r.tier)"
+    out = python(full_venv, tmp_path, code, HARMONY_VOCAB_MODEL_DIR=str(model)).stdout.split()
+    assert out == [str(model / "encodings"), "model"]
+    # An operator's own TIKTOKEN_ENCODINGS_BASE is left alone and counts as the environment tier.
+    out = python(full_venv, tmp_path, code, TIKTOKEN_ENCODINGS_BASE=str(SHARED_VOCAB)).stdout.split()
+    assert out == [str(SHARED_VOCAB), "environment"]
+    out = python(full_venv, tmp_path, RENDER + "\nimport harmony_vocab as hv; print(hv.register())",
+                 TIKTOKEN_ENCODINGS_BASE=str(SHARED_VOCAB)).stdout
+    assert out.splitlines()[-1] == str(SHARED_VOCAB)
+
+
+def test_load_harmony_encoding_from_a_renamed_copy(full_venv: Path, tmp_path: Path) -> None:
+    renamed = tmp_path / "gpt-oss-vocab.bin"
+    shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", renamed)
+    code = RENDER.replace(
+        "enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)",
+        "import harmony_vocab\n"
+        f"enc = harmony_vocab.load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS, vocab_path={str(renamed)!r})",
+    )
+    # With the registration off, only harmony_vocab.load_harmony_encoding can have found the file.
+    out = python(full_venv, tmp_path, code, HARMONY_VOCAB_AUTOREGISTER="0").stdout
+    assert "parsed: Quatre: 4" in out
+
+
+def test_load_harmony_encoding_is_safe_from_threads(full_venv: Path, tmp_path: Path) -> None:
+    renamed = str(tmp_path / "renamed.vocab")
+    shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", renamed)
+    code = textwrap.dedent(
+        f"""
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+        import harmony_vocab as hv
+        sources = [dict(), dict(vocab_path={renamed!r}), dict(vocab_dir={str(SHARED_VOCAB)!r})] * 3
+        with ThreadPoolExecutor(6) as pool:
+            encs = list(pool.map(lambda kw: hv.load_harmony_encoding("HarmonyGptOss", **kw), sources))
+        ids = {{tuple(e.encode("hello <|start|>", allowed_special="all")) for e in encs}}
+        print(len(encs), sorted(ids), "TIKTOKEN_ENCODINGS_BASE" in os.environ)
+        """
+    )
+    out = python(full_venv, tmp_path, code, HARMONY_VOCAB_AUTOREGISTER="0").stdout
+    assert out.strip() == "9 [(24912, 220, 200006)] False"
+
+
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+def test_tiktoken_encoding_matches_tiktoken_from_a_seeded_cache(full_venv: Path, tmp_path: Path, name: str) -> None:
+    pin = PINS[name]
+    seeded = tmp_path / "tiktoken-cache"
+    seeded.mkdir()
+    shutil.copy(SHARED_VOCAB / pin.file, seeded / url_cache_name(pin.canonical_url))
+    code = textwrap.dedent(
+        f"""
+        import json, os, tiktoken, harmony_vocab as hv
+        corpus = {CORPUS!r}
+        ours = hv.tiktoken_encoding({name!r})
+        cache = os.environ.pop("TIKTOKEN_CACHE_DIR")
+        os.environ["TIKTOKEN_CACHE_DIR"] = os.path.join(cache, "unused")  # ours must not need it
+        os.environ["TIKTOKEN_CACHE_DIR"] = cache
+        theirs = tiktoken.get_encoding({name!r})
+        def facts(e):
+            return dict(name=e.name, ids=e.encode(corpus, allowed_special="all"),
+                        ordinary=e.encode_ordinary(corpus), specials=sorted(e.special_tokens_set),
+                        n_vocab=e.n_vocab, eot=e.eot_token, pat=e._pat_str)
+        a, b = facts(ours), facts(theirs)
+        assert a == b, [k for k in a if a[k] != b[k]]
+        assert ours.decode(a["ids"]) == corpus
+        print(len(a["ids"]), "ids equal")
+        """
+    )
+    # tiktoken_encoding itself runs with an empty tiktoken cache: it reads the bundled file.
+    out = python(full_venv, tmp_path, code, TIKTOKEN_CACHE_DIR=str(seeded)).stdout
+    assert "ids equal" in out
+
+
+def test_tiktoken_encoding_needs_no_tiktoken_cache(full_venv: Path, tmp_path: Path) -> None:
+    code = "import harmony_vocab as hv; print(hv.tiktoken_encoding('o200k_base').encode('hello world'))"
+    out = python(full_venv, tmp_path, code, TIKTOKEN_CACHE_DIR=str(tmp_path / "empty")).stdout
+    assert out.strip() == "[24912, 2375]"
+    assert not (tmp_path / "empty").exists()
+
+
+def test_glue_without_its_extra_names_the_extra(wheel_venv: Path, tmp_path: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import harmony_vocab as hv
+        for call in (lambda: hv.load_harmony_encoding("HarmonyGptOss"), lambda: hv.tiktoken_encoding("o200k_base")):
+            try:
+                call()
+            except ImportError as exc:
+                print(type(exc).__name__, exc)
+        """
+    )
+    out = python(wheel_venv, tmp_path, code).stdout
+    assert "pip install 'harmony-vocab[harmony]'" in out
+    assert "pip install 'harmony-vocab[tiktoken]'" in out
+
+
+def test_startup_hook_imports_almost_nothing(full_venv: Path, tmp_path: Path) -> None:
+    proc = run([venv_python(full_venv), "-X", "importtime", "-c", "pass"], env=clean_env(tmp_path))
+    lines = [line.split("|")[-1] for line in proc.stderr.splitlines() if "|" in line]
+    ours_and_below = []
+    capture = False
+    for line in reversed(lines):  # importtime prints children before their parent
+        name = line.strip()
+        depth = len(line) - len(line.lstrip())
+        if name == "harmony_vocab._startup":
+            capture, top = True, depth
+            continue
+        if capture and depth > top:
+            ours_and_below.append(name)
+        elif capture:
+            break
+    assert sorted(ours_and_below) == ["harmony_vocab", "harmony_vocab._pins"], ours_and_below
+
+
+def test_startup_never_fails_a_program_start(make_venv: Callable[..., Path], dist: Dict[str, Path], tmp_path: Path) -> None:
+    venv = make_venv(str(dist["wheel"]))
+    data = next(venv.glob("lib/python*/site-packages/harmony_vocab/data"))
+    for f in data.iterdir():
+        f.unlink()
+    code = textwrap.dedent(
+        """
+        import os, harmony_vocab as hv
+        print("TIKTOKEN_ENCODINGS_BASE" in os.environ)
+        try:
+            hv.resolve("o200k_base")
+        except hv.VocabNotFoundError as exc:
+            print([a.tier + ": " + a.outcome for a in exc.attempts if a.tier == "package"])
+        """
+    )
+    out = python(venv, tmp_path, code, HARMONY_VOCAB_MODEL_DIR="/nonexistent\x01").stdout.splitlines()
+    assert out == ["False", "['package: missing']"]
+
+
+def test_pinned_hashes_are_the_mirror_hashes() -> None:
+    for pin in PINS.values():
+        digest = hashlib.sha256((SHARED_VOCAB / pin.file).read_bytes()).hexdigest()
+        assert digest == pin.sha256
