@@ -1,0 +1,876 @@
+"""The ``harmony-vocab`` command (also ``python -m harmony_vocab``).
+
+Subcommands::
+
+    path NAME [--bundled]                     the path the lookup order selects (only that, on stdout)
+    resolve NAME [--vocab-path P | --vocab-dir D] [--model-dir M] [--download] [--json]
+                                              the winning tier and path, and every place looked at
+    verify [PATH ...] [--name N] [--json]     check files or directories against the pins; with no
+                                              PATH, every tier that is set
+    export DEST [--layout flat|encodings] [--name N ...] [--force]
+                                              copy verified files and a SHA256SUMS into DEST
+    env [--dir D] [--format sh|fish|dockerfile|json]
+                                              the variables that make openai-harmony use D
+    seed-cache [--tiktoken DIR] [--harmony DIR] [--name N ...]
+                                              verified copies where tiktoken / openai-harmony look
+    fetch [NAME ...] [--force]                download into our cache (the only network command)
+    doctor [--json]                           versions, start-up registration, each vocab's source
+
+Exit codes:
+    0  success
+    1  verification or resolution failed (a missing file, a size or sha256 mismatch, no verified
+       copy anywhere, a download that failed, a file in the way of an export without --force)
+    2  usage error (unknown subcommand or option, unknown vocab name)
+
+Errors go to stderr, one line first (what was given, what was expected, what to do); a lookup
+that found nothing adds the list of places tried. JSON shapes are documented on each command
+(``harmony-vocab CMD --help``) and in `JSON_SHAPES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence
+
+PROG = "harmony-vocab"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+EXIT_CODES_HELP = """\
+exit codes:
+  0  success
+  1  verification or resolution failed (missing file, size or sha256 mismatch, no verified
+     copy found, download failed, export onto a different file without --force)
+  2  usage error (unknown command or option, unknown vocab name)
+"""
+
+JSON_SHAPES: Dict[str, str] = {
+    "resolve": """\
+{"name": str, "ok": bool, "tier": str|null, "path": str|null, "file": str, "sha256": str,
+ "size": int, "attempts": [{"tier": str, "place": str, "outcome": str, "ok": bool}, ...],
+ "error": str|null}""",
+    "verify": """\
+{"ok": bool, "checks": [{"tier": str|null, "name": str|null, "path": str,
+ "status": "ok"|"failed"|"absent", "detail": str}, ...]}
+(tier is null for a PATH given on the command line)""",
+    "env": """\
+{"directory": str, "variables": {"TIKTOKEN_ENCODINGS_BASE": str,
+ "HARMONY_VOCAB_AUTOREGISTER": "0"}, "vocabs": {name: str|null, ...}}""",
+    "doctor": """\
+{"harmony_vocab": {"version": str, "location": str, "bundled_dir": str},
+ "python": {"version": str, "executable": str},
+ "packages": {"openai-harmony": str|null, "tiktoken": str|null, "requests": str|null},
+ "registration": {"pth_installed": bool, "pth_path": str|null, "ran_at_startup": bool,
+   "autoregister": str|null, "enabled": bool, "tiktoken_encodings_base": str|null,
+   "set_by_registration": bool, "registered_tier": str|null,
+   "startup_selection": {"tier": str, "directory": str}|null},
+ "download": {"allowed": bool|null, "base_url": str|null, "cache_dir": str},
+ "vocabs": {name: {"ok": bool, "tier": str|null, "path": str|null, "network_needed": bool,
+   "error": str|null, "warnings": [str, ...],
+   "openai_harmony": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str},
+   "tiktoken": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str}}, ...}}
+(status tells whether an unmodified openai-harmony / tiktoken would load that vocab offline)""",
+}
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as given (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with an error that is one line and says where help is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+def _vocab_name(value: str) -> str:
+    """argparse type: a known vocab name (``.tiktoken`` suffix tolerated)."""
+    from .errors import UnknownVocabError
+    from .pins import get_pin
+
+    try:
+        return get_pin(value).name
+    except UnknownVocabError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _abs(path: "os.PathLike[str] | str") -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+def _print_json(data: Any, out: IO[str]) -> None:
+    import json
+
+    json.dump(data, out, indent=2, sort_keys=False)
+    out.write("\n")
+
+
+def _error(message: str, err: IO[str]) -> None:
+    err.write(f"{PROG}: error: {message}\n")
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """The message of an expected failure, with what to do when the exception does not say it."""
+    from .errors import VocabIntegrityError
+
+    if isinstance(exc, VocabIntegrityError):
+        return f"{exc}; replace it with a verified copy ({PROG} export, or {PROG} fetch)"
+    if isinstance(exc, OSError) and not hasattr(exc, "attempts") and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return str(exc)
+
+
+@dataclass
+class _Io:
+    out: IO[str]
+    err: IO[str]
+
+
+# ------------------------------------------------------------------------------------- path
+
+def cmd_path(args: argparse.Namespace, io: _Io) -> int:
+    """Print the path the lookup order selects, or the bundled copy's."""
+    if args.bundled:
+        from .bundled import bundled_path
+        from .integrity import check_file
+        from .pins import get_pin
+
+        path = bundled_path(args.name)
+        try:
+            check_file(path, get_pin(args.name))
+        except FileNotFoundError:
+            _error(f"the packaged copy of {args.name} is missing at {path}: this installation carries "
+                   f"no vocab files; reinstall harmony-vocab from a wheel (pip install "
+                   f"--force-reinstall harmony-vocab)", io.err)
+            return EXIT_FAILED
+    else:
+        from .resolution import resolve
+
+        path = resolve(args.name).path
+    io.out.write(_abs(path) + "\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- resolve
+
+def _attempt_dict(attempt: Any) -> Dict[str, Any]:
+    return {"tier": attempt.tier, "place": attempt.place, "outcome": attempt.outcome, "ok": attempt.ok}
+
+
+def cmd_resolve(args: argparse.Namespace, io: _Io) -> int:
+    """Run the lookup order; print the winner and the attempt trace."""
+    from .errors import Attempt, VocabError, VocabIntegrityError, VocabNotFoundError
+    from .pins import get_pin
+    from .resolution import resolve
+
+    pin = get_pin(args.name)
+    result: Dict[str, Any] = {"name": pin.name, "ok": False, "tier": None, "path": None,
+                              "file": pin.file, "sha256": pin.sha256, "size": pin.size,
+                              "attempts": [], "error": None}
+    try:
+        found = resolve(pin.name, vocab_path=args.vocab_path, vocab_dir=args.vocab_dir,
+                        model_dir=args.model_dir, download=True if args.download else None)
+    except VocabNotFoundError as exc:
+        result["attempts"] = [_attempt_dict(a) for a in exc.attempts]
+        failure: Optional[BaseException] = exc
+    except VocabIntegrityError as exc:
+        place = args.vocab_path if args.vocab_path is not None else exc.path
+        result["attempts"] = [_attempt_dict(Attempt("explicit", str(place), exc.reason))]
+        failure = exc
+    except VocabError as exc:
+        if args.json:
+            result["error"] = str(exc)
+            _print_json(result, io.out)
+        raise
+    else:
+        failure = None
+        result.update(ok=True, tier=found.tier, path=_abs(found.path),
+                      attempts=[_attempt_dict(a) for a in found.attempts])
+    if failure is not None:
+        result["error"] = _describe_exception(failure)
+        if args.json:
+            _print_json(result, io.out)
+            _error(result["error"].splitlines()[0], io.err)
+            return EXIT_FAILED
+        raise failure
+    if args.json:
+        _print_json(result, io.out)
+    else:
+        io.out.write(f"{pin.name}: {result['tier']} {result['path']}\n")
+        io.out.write("places looked at, in order:\n")
+        for i, attempt in enumerate(result["attempts"], 1):
+            io.out.write(f"  {i}. [{attempt['tier']}] {attempt['place']}: {attempt['outcome']}\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- verify
+
+@dataclass
+class Check:
+    """One file (or directory) checked by ``verify``."""
+
+    tier: Optional[str]
+    name: Optional[str]
+    path: str
+    status: str  # "ok", "failed", "absent"
+    detail: str
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"tier": self.tier, "name": self.name, "path": self.path, "status": self.status,
+                "detail": self.detail}
+
+
+def _check(tier: Optional[str], name: str, path: "os.PathLike[str] | str", *, absent_ok: bool = False) -> Check:
+    from .errors import VocabError
+    from .integrity import check_file, describe_failure
+    from .pins import get_pin
+
+    pin = get_pin(name)
+    if absent_ok and not os.path.lexists(path):
+        return Check(tier, name, os.fspath(path), "absent", "not present")
+    try:
+        check_file(path, pin)
+    except (VocabError, OSError) as exc:
+        return Check(tier, name, os.fspath(path), "failed", describe_failure(exc))
+    return Check(tier, name, os.fspath(path), "ok", f"sha256 {pin.sha256}, {pin.size} bytes")
+
+
+def _identify(path: str) -> Optional[str]:
+    """The vocab a file is meant to be, from its name: ``<name>.tiktoken`` or the sha1 of the
+    canonical URL (the name in tiktoken's and openai-harmony's caches)."""
+    from .locations import url_cache_name
+    from .pins import PINS
+
+    base = os.path.basename(path)
+    for pin in PINS.values():
+        if base in (pin.file, pin.name, url_cache_name(pin.canonical_url)):
+            return pin.name
+    return None
+
+
+def _identify_by_size(path: str, names: Sequence[str]) -> Optional[str]:
+    from .pins import get_pin
+
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    matches = [n for n in names if get_pin(n).size == size]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _check_tokenizer_json(tier: Optional[str], path: Path, names: Sequence[str]) -> Check:
+    from .bundled import bundled_dir
+    from .errors import VocabError
+    from .pins import get_pin
+    from .tokenizer_json import rebuild
+
+    reasons = []
+    for name in names:
+        pin = get_pin(name)
+        reference = bundled_dir() / pin.file
+        try:
+            rebuild(path, pin, reference=reference if reference.is_file() else None)
+        except (VocabError, OSError, ValueError) as exc:
+            reasons.append(f"{name}: {exc}")
+        else:
+            return Check(tier, name, str(path), "ok", f"rebuilds into the pinned {name} vocab")
+    return Check(tier, None, str(path), "failed", "; ".join(reasons) or "no vocab to compare with")
+
+
+def _check_dir(tier: Optional[str], directory: Path, names: Sequence[str], *, model: bool) -> List[Check]:
+    """Every vocab file in `directory` (and, for a model directory, its encodings/, tokenizer/,
+    original/); a directory holding none fails."""
+    from .locations import url_cache_name
+    from .modeldir import SUBDIRS
+    from .pins import get_pin
+
+    dirs = [directory / sub if sub else directory for sub in (SUBDIRS if model else ("",))]
+    checks = []
+    for d in dirs:
+        for name in names:
+            pin = get_pin(name)
+            for file in (pin.file, url_cache_name(pin.canonical_url)):
+                if os.path.lexists(d / file):
+                    checks.append(_check(tier, name, d / file))
+    if checks:
+        return checks
+    if model:
+        for d in dirs:
+            if (d / "tokenizer.json").is_file():
+                return [_check_tokenizer_json(tier, d / "tokenizer.json", names)]
+    if not directory.is_dir():
+        return [Check(tier, None, str(directory), "failed", "missing directory")]
+    expected = " or ".join(get_pin(n).file for n in names)
+    where = " (here or in encodings/, tokenizer/, original/)" if model else ""
+    return [Check(tier, None, str(directory), "failed", f"holds no vocab file: expected {expected}{where}")]
+
+
+def _check_given(path_text: str, names: Sequence[str], explicit_name: Optional[str]) -> List[Check]:
+    from .pins import VOCABS
+
+    path = Path(path_text)
+    if path.is_dir():
+        return _check_dir(None, path, names, model=True)
+    if not os.path.lexists(path):
+        return [Check(None, explicit_name or _identify(path_text), path_text, "failed", "missing")]
+    if path.name == "tokenizer.json" and explicit_name is None:
+        return [_check_tokenizer_json(None, path, names)]
+    name = explicit_name or _identify(path_text) or _identify_by_size(path_text, VOCABS)
+    if name is None:
+        from .pins import get_pin
+
+        sizes = ", ".join(f"{n}: {get_pin(n).size} bytes" for n in VOCABS)
+        try:
+            size = f"{os.stat(path).st_size} bytes"
+        except OSError as exc:
+            size = f"unreadable: {exc.strerror}"
+        return [Check(None, None, path_text, "failed",
+                      f"{size} matches no pinned vocab ({sizes}); name it <vocab>.tiktoken or pass --name")]
+    return [_check(None, name, path)]
+
+
+def tier_checks(names: Sequence[str]) -> List[Check]:
+    """Check every tier that is set: the bundled files, HARMONY_VOCAB_<NAME> and
+    TIKTOKEN_ENCODINGS_BASE (unless our registration set it), the model directory, the caches."""
+    from . import locations as loc
+    from .bundled import bundled_dir
+    from .modeldir import search_roots
+    from .pins import get_pin
+    from .resolution import registered_by_us
+
+    checks: List[Check] = []
+    for name in names:
+        checks.append(_check("package", name, bundled_dir() / get_pin(name).file))
+    for name in names:
+        value = os.environ.get(loc.file_env_var(name))
+        if value:
+            checks.append(_check("environment", name, value))
+    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
+    if base and registered_by_us() is None:
+        checks.extend(_check_dir("environment", Path(base), names, model=False))
+    model_dir = os.environ.get(loc.ENV_MODEL_DIR)
+    if model_dir:
+        roots, how = search_roots(model_dir)
+        if not roots:
+            checks.append(Check("model", None, model_dir, "failed", how))
+        for root in roots:
+            checks.extend(_check_dir("model", root, names, model=True))
+    for name in names:
+        pin = get_pin(name)
+        url_name = loc.url_cache_name(pin.canonical_url)
+        checks.append(_check("cache", name, loc.cache_dir() / pin.file, absent_ok=True))
+        checks.append(_check("cache", name, loc.harmony_cache_dir() / url_name, absent_ok=True))
+        tiktoken_dir = loc.tiktoken_cache_dir()
+        if tiktoken_dir is not None:
+            checks.append(_check("cache", name, tiktoken_dir / url_name, absent_ok=True))
+    return checks
+
+
+def cmd_verify(args: argparse.Namespace, io: _Io) -> int:
+    """Check files or directories (or every tier that is set) against the pins."""
+    from .pins import VOCABS
+
+    names = [args.name] if args.name else list(VOCABS)
+    if args.paths:
+        checks = [c for p in args.paths for c in _check_given(p, names, args.name)]
+    else:
+        checks = tier_checks(names)
+    failed = [c for c in checks if c.status == "failed"]
+    if args.json:
+        _print_json({"ok": not failed, "checks": [c.as_dict() for c in checks]}, io.out)
+    else:
+        for c in checks:
+            status = {"ok": "ok", "failed": "FAILED", "absent": "absent"}[c.status]
+            label = f"[{c.tier}] " if c.tier else ""
+            io.out.write(f"{status:<7} {c.name or '-':<12} {label}{c.path}: {c.detail}\n")
+    if failed:
+        first = failed[0]
+        _error(f"{len(failed)} of {len(checks)} checked failed verification, first {first.path}: "
+               f"{first.detail}; "
+               + (f"replace it with a verified copy ({PROG} export DIR) or remove the setting "
+                  f"that points at it" if first.tier else
+                  f"check the path, or replace it with a verified copy ({PROG} export DIR)"), io.err)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- export
+
+def cmd_export(args: argparse.Namespace, io: _Io) -> int:
+    """Copy verified files and a SHA256SUMS into DEST (or DEST/encodings)."""
+    from .export import export
+    from .pins import VOCABS
+
+    done = export(args.dest, args.names or VOCABS, layout=args.layout, force=args.force)
+    for item in done:
+        io.out.write(f"{item.action:<9} {item.path}\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- env
+
+ENV_VARIABLES_DOC = """\
+the variables:
+  TIKTOKEN_ENCODINGS_BASE=DIR    openai-harmony (and harmony-vocab's environment tier) read the
+                                 vocab files from DIR instead of downloading them
+  HARMONY_VOCAB_AUTOREGISTER=0   the start-up registration is not needed once the directory is
+                                 set explicitly: the image does not depend on the .pth running
+"""
+
+
+def _sh_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def _fish_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _dockerfile_quote(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"{value!r} holds a line break, which a Dockerfile ENV cannot carry: "
+                         f"choose a directory without one")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def env_variables(directory: str) -> Dict[str, str]:
+    """The settings that make openai-harmony use `directory`."""
+    from . import locations as loc
+
+    return {loc.TIKTOKEN_ENCODINGS_BASE: directory, loc.ENV_AUTOREGISTER: "0"}
+
+
+def format_env(variables: Dict[str, str], fmt: str) -> str:
+    """`variables` as sh, fish or Dockerfile lines."""
+    if fmt == "sh":
+        return "".join(f"export {k}={_sh_quote(v)}\n" for k, v in variables.items())
+    if fmt == "fish":
+        return "".join(f"set -gx {k} {_fish_quote(v)}\n" for k, v in variables.items())
+    if fmt == "dockerfile":
+        return "".join(f"ENV {k}={_dockerfile_quote(v)}\n" for k, v in variables.items())
+    raise UsageError(f"unknown format {fmt!r}: expected sh, fish, dockerfile or json")
+
+
+def cmd_env(args: argparse.Namespace, io: _Io) -> int:
+    """Print the variable settings that make openai-harmony use a directory (checked first)."""
+    from .bundled import bundled_dir
+    from .pins import VOCABS, get_pin
+
+    directory = _abs(args.dir) if args.dir is not None else _abs(bundled_dir())
+    if not os.path.isdir(directory):
+        _error(f"--dir {directory}: not a directory; expected one holding verified vocab files: "
+               f"create it with '{PROG} export {_sh_quote(directory)}'", io.err)
+        return EXIT_FAILED
+    checks = [_check(None, n, Path(directory) / get_pin(n).file, absent_ok=True) for n in VOCABS]
+    bad = [c for c in checks if c.status == "failed" or (c.status == "absent" and c.name == "o200k_base")]
+    if bad:
+        detail = "missing" if bad[0].status == "absent" else bad[0].detail
+        _error(f"{bad[0].path}: {detail}: the directory must hold verified vocab files "
+               f"(o200k_base.tiktoken at least); fill it with '{PROG} export {_sh_quote(directory)}'", io.err)
+        return EXIT_FAILED
+    for c in checks:
+        if c.status == "absent":
+            io.err.write(f"{PROG}: warning: {c.path} is absent: openai-harmony encodings that use "
+                         f"{c.name} will not load from {directory}\n")
+    variables = env_variables(directory)
+    if args.format == "json":
+        vocabs = {c.name: (c.path if c.status == "ok" else None) for c in checks}
+        _print_json({"directory": directory, "variables": variables, "vocabs": vocabs}, io.out)
+    else:
+        io.out.write(format_env(variables, args.format))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- seed-cache
+
+def cmd_seed_cache(args: argparse.Namespace, io: _Io) -> int:
+    """Write verified copies under the names tiktoken and openai-harmony look for."""
+    from .locations import harmony_cache_dir, tiktoken_cache_dir
+    from .pins import VOCABS
+    from .seed import seed_harmony_cache, seed_tiktoken_cache
+
+    names = args.names or list(VOCABS)
+    targets: List[tuple] = []
+    if args.tiktoken is None and args.harmony is None:
+        tiktoken_dir = tiktoken_cache_dir()
+        if tiktoken_dir is None:
+            _error("tiktoken's cache is disabled (TIKTOKEN_CACHE_DIR is set and empty): pass "
+                   "--tiktoken DIR, or unset TIKTOKEN_CACHE_DIR", io.err)
+            return EXIT_FAILED
+        targets = [("tiktoken", tiktoken_dir), ("openai-harmony", harmony_cache_dir())]
+    else:
+        if args.tiktoken is not None:
+            targets.append(("tiktoken", Path(args.tiktoken)))
+        if args.harmony is not None:
+            targets.append(("openai-harmony", Path(args.harmony)))
+    for who, directory in targets:
+        seed = seed_tiktoken_cache if who == "tiktoken" else seed_harmony_cache
+        for name, path in zip(names, seed(directory, names)):
+            io.out.write(f"{who:<15} {name:<12} {_abs(path)}\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- fetch
+
+class _ProgressBar:
+    """``\\r``-updated progress on a terminal."""
+
+    def __init__(self, label: str, stream: IO[str]) -> None:
+        self.label = label
+        self.stream = stream
+        self.last = -1.0
+        self.shown = False
+
+    def __call__(self, received: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if received < total and now - self.last < 0.1:
+            return
+        self.last = now
+        percent = received * 100 // total if total else 100
+        self.stream.write(f"\r{self.label}: {received / 1e6:6.1f} / {total / 1e6:.1f} MB {percent:3d}%")
+        self.stream.flush()
+        self.shown = True
+
+    def finish(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_fetch(args: argparse.Namespace, io: _Io) -> int:
+    """Download vocabs into our cache (verified while streaming)."""
+    from .errors import VocabError
+    from .fetch import download, download_urls
+    from .integrity import check_file
+    from .locations import cache_dir
+    from .pins import VOCABS, get_pin
+
+    tty = hasattr(io.err, "isatty") and io.err.isatty()
+    dest = cache_dir()
+    for name in dict.fromkeys(args.names or VOCABS):
+        pin = get_pin(name)
+        target = dest / pin.file
+        if not args.force:
+            try:
+                check_file(target, pin)
+            except (VocabError, OSError):
+                pass
+            else:
+                if tty:
+                    io.err.write(f"{name}: already in the cache\n")
+                io.out.write(_abs(target) + "\n")
+                continue
+        urls = download_urls(pin)
+        bar = _ProgressBar(name, io.err) if tty else None
+        try:
+            path = download(pin, dest, urls, progress=bar)
+        finally:
+            if bar is not None:
+                bar.finish()
+        io.out.write(_abs(path) + "\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- doctor
+
+def _version_of(distribution: str) -> Optional[str]:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _unmodified_status(directory: Optional[Path], file: str, name: str, variable: str) -> Dict[str, Any]:
+    check = _check(None, name, directory / file, absent_ok=True) if directory is not None else None
+    if check is None:
+        return {"status": "network", "path": None, "detail": f"{variable} disabled: would download"}
+    if check.status == "ok":
+        return {"status": "offline", "path": check.path, "detail": f"verified file via {variable}"}
+    if check.status == "absent":
+        return {"status": "network", "path": check.path, "detail": f"not in {variable}: would download"}
+    return {"status": "broken", "path": check.path, "detail": check.detail}
+
+
+def _import_startup_directory() -> Callable[..., Any]:
+    """`_startup.startup_directory`, imported without letting the import register (importing
+    ``harmony_vocab._startup`` runs the registration when the .pth has not run it already)."""
+    from . import locations as loc
+
+    saved = os.environ.get(loc.ENV_AUTOREGISTER)
+    os.environ[loc.ENV_AUTOREGISTER] = "0"
+    try:
+        from ._startup import startup_directory
+    finally:
+        if saved is None:
+            del os.environ[loc.ENV_AUTOREGISTER]
+        else:
+            os.environ[loc.ENV_AUTOREGISTER] = saved
+    return startup_directory  # type: ignore[no-any-return]
+
+
+def doctor_report(pth_ran: bool) -> Dict[str, Any]:
+    """The data `doctor` shows (see JSON_SHAPES["doctor"])."""
+    import platform
+    import warnings
+
+    import harmony_vocab
+
+    from . import locations as loc
+    from .bundled import bundled_dir
+    from .errors import VocabError
+    from .pins import VOCABS, get_pin
+    from .resolution import registered_by_us, resolve
+
+    startup_directory = _import_startup_directory()
+    package_dir = Path(harmony_vocab.__file__).resolve().parent
+    pth = package_dir.parent / "harmony_vocab.pth"
+    autoregister = os.environ.get(loc.ENV_AUTOREGISTER)
+    registered = registered_by_us()
+    selection = startup_directory(os.environ)
+    try:
+        allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False)
+    except VocabError:
+        allowed = None
+    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
+    vocabs: Dict[str, Any] = {}
+    for name in VOCABS:
+        pin = get_pin(name)
+        entry: Dict[str, Any] = {"ok": False, "tier": None, "path": None, "network_needed": True,
+                                 "error": None, "warnings": []}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                found = resolve(name, download=False)
+            except (VocabError, OSError) as exc:
+                entry["error"] = str(exc).splitlines()[0]
+            else:
+                entry.update(ok=True, tier=found.tier, path=_abs(found.path), network_needed=False)
+        entry["warnings"] = [str(w.message) for w in caught]
+        url_name = loc.url_cache_name(pin.canonical_url)
+        if base:
+            entry["openai_harmony"] = _unmodified_status(Path(base), pin.file, name, loc.TIKTOKEN_ENCODINGS_BASE)
+        else:
+            entry["openai_harmony"] = _unmodified_status(loc.harmony_cache_dir(), url_name, name,
+                                                         "openai-harmony's cache")
+        entry["tiktoken"] = _unmodified_status(loc.tiktoken_cache_dir(), url_name, name, "tiktoken's cache")
+        vocabs[name] = entry
+    return {
+        "harmony_vocab": {"version": harmony_vocab.__version__, "location": str(package_dir),
+                          "bundled_dir": str(bundled_dir())},
+        "python": {"version": platform.python_version(), "executable": sys.executable},
+        "packages": {d: _version_of(d) for d in ("openai-harmony", "tiktoken", "requests")},
+        "registration": {
+            "pth_installed": pth.is_file(),
+            "pth_path": str(pth) if pth.is_file() else None,
+            "ran_at_startup": pth_ran,
+            "autoregister": autoregister,
+            "enabled": (autoregister or "1").strip().lower() not in ("0", "false", "no", "off"),
+            "tiktoken_encodings_base": base,
+            "set_by_registration": registered is not None,
+            "registered_tier": registered[0] if registered else None,
+            "startup_selection": {"tier": selection[0], "directory": selection[1]} if selection else None,
+        },
+        "download": {"allowed": allowed, "base_url": os.environ.get(loc.ENV_BASE_URL) or None,
+                     "cache_dir": str(loc.cache_dir())},
+        "vocabs": vocabs,
+    }
+
+
+def _format_doctor(report: Dict[str, Any]) -> str:
+    hv, py, pk, reg, dl = (report[k] for k in ("harmony_vocab", "python", "packages", "registration", "download"))
+    lines = [
+        f"harmony-vocab {hv['version']} at {hv['location']}",
+        f"Python {py['version']} ({py['executable']})",
+        "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in pk.items()),
+        "start-up registration: "
+        + (f".pth installed ({reg['pth_path']})" if reg["pth_installed"] else ".pth not installed")
+        + (", ran at start-up" if reg["ran_at_startup"] else ", did not run in this process")
+        + f"; HARMONY_VOCAB_AUTOREGISTER={reg['autoregister'] if reg['autoregister'] is not None else '(unset)'}"
+        + (" (enabled)" if reg["enabled"] else " (disabled)"),
+    ]
+    if reg["tiktoken_encodings_base"]:
+        how = (f"set by harmony-vocab's registration, {reg['registered_tier']} tier"
+               if reg["set_by_registration"] else "set by the environment")
+        lines.append(f"TIKTOKEN_ENCODINGS_BASE={reg['tiktoken_encodings_base']} ({how})")
+    else:
+        lines.append("TIKTOKEN_ENCODINGS_BASE is not set: openai-harmony uses its cache or downloads")
+    allowed = {True: "allowed", False: "not allowed (offline)", None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD"}[dl["allowed"]]
+    lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir']}")
+    lines.append("vocabs:")
+    for name, v in report["vocabs"].items():
+        if v["ok"]:
+            lines.append(f"  {name:<12} {v['tier']:<11} {v['path']} (no network needed)")
+        else:
+            lines.append(f"  {name:<12} NOT FOUND   {v['error']} (network needed: {PROG} fetch {name})")
+        for warning in v["warnings"]:
+            lines.append(f"  {'':<12} warning: {warning}")
+        lines.append(f"  {'':<12} unmodified openai-harmony: {v['openai_harmony']['status']} "
+                     f"({v['openai_harmony']['detail']}); tiktoken: {v['tiktoken']['status']} "
+                     f"({v['tiktoken']['detail']})")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_doctor(args: argparse.Namespace, io: _Io) -> int:
+    """One screen on the installation, the registration and each vocab's source."""
+    report = doctor_report(args.pth_ran)
+    if args.json:
+        _print_json(report, io.out)
+    else:
+        io.out.write(_format_doctor(report))
+    return EXIT_OK if all(v["ok"] for v in report["vocabs"].values()) else EXIT_FAILED
+
+
+# ------------------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``harmony-vocab``."""
+    from . import __version__
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Locate, check, export and seed the tiktoken vocab files behind openai-harmony "
+                    "and tiktoken. Offline, except 'fetch'.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    sub.required = True
+
+    def add(name: str, func: Callable[[argparse.Namespace, _Io], int], help: str, epilog: str = "") -> argparse.ArgumentParser:
+        shape = JSON_SHAPES.get(name)
+        text = (f"JSON output (--json):\n{shape}\n\n" if shape else "") + (epilog + "\n" if epilog else "")
+        p = sub.add_parser(name, help=help, description=help, epilog=text + EXIT_CODES_HELP,
+                           formatter_class=formatter)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("path", cmd_path, "Print the path of the verified vocab file the lookup order selects "
+            "(only the path on stdout, for $(...)).")
+    p.add_argument("name", metavar="NAME", type=_vocab_name, help="o200k_base or cl100k_base")
+    p.add_argument("--bundled", action="store_true", help="the copy packaged in the wheel instead")
+
+    p = add("resolve", cmd_resolve, "Run the lookup order: print the winning tier and path and "
+            "every place looked at.")
+    p.add_argument("name", metavar="NAME", type=_vocab_name, help="o200k_base or cl100k_base")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--vocab-path", metavar="P", help="an explicit file (must verify)")
+    group.add_argument("--vocab-dir", metavar="D", help="an explicit directory holding NAME.tiktoken")
+    p.add_argument("--model-dir", metavar="M", help="a model directory or Hugging Face repo id "
+                   "(in the local hub cache)")
+    p.add_argument("--download", action="store_true", help="allow a download as the last resort")
+    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+
+    p = add("verify", cmd_verify, "Check files or directories against the pins; with no PATH, "
+            "every tier that is set (bundled files, variables, model directory, caches).",
+            "A file's vocab is taken from --name, its name (NAME.tiktoken, or the sha1 name used in "
+            "caches), or its size. A directory is searched with its encodings/, tokenizer/ and "
+            "original/ subdirectories, and fails if it holds no vocab file.")
+    p.add_argument("paths", metavar="PATH", nargs="*", help="files or directories")
+    p.add_argument("--name", type=_vocab_name, help="the vocab the files must be")
+    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+
+    p = add("export", cmd_export, "Copy verified vocab files into DEST with a SHA256SUMS "
+            "(sha256sum -c format), for a container image or a mirrored model repository.",
+            "Writes are atomic. A different file already at the destination is an error (exit 1, "
+            "nothing written) unless --force.")
+    p.add_argument("dest", metavar="DEST", help="the destination directory (created if needed)")
+    p.add_argument("--layout", choices=("flat", "encodings"), default="flat",
+                   help="flat: DEST/NAME.tiktoken; encodings: DEST/encodings/NAME.tiktoken "
+                        "(found by --model-dir DEST)")
+    p.add_argument("--name", dest="names", action="append", type=_vocab_name, metavar="N",
+                   help="export only this vocab (repeatable; default: all)")
+    p.add_argument("--force", action="store_true", help="replace files that differ")
+
+    p = add("env", cmd_env, "Print the variable settings that make openai-harmony use a vocab "
+            "directory (default: the bundled one), e.g. eval \"$(harmony-vocab env)\".",
+            ENV_VARIABLES_DOC)
+    p.add_argument("--dir", metavar="D", help="the directory (default: the bundled files)")
+    p.add_argument("--format", choices=("sh", "fish", "dockerfile", "json"), default="sh",
+                   help="output syntax (default: sh)")
+
+    p = add("seed-cache", cmd_seed_cache, "Write verified copies under the names tiktoken and "
+            "openai-harmony look for in their caches, so unmodified programs work offline.",
+            "With neither option, both caches at their default places (TIKTOKEN_CACHE_DIR, else "
+            "DATA_GYM_CACHE_DIR, else $TMPDIR/data-gym-cache; TIKTOKEN_RS_CACHE_DIR, else "
+            "$TMPDIR/tiktoken-rs-cache); with one or both, only those directories.")
+    p.add_argument("--tiktoken", metavar="DIR", help="tiktoken's cache directory")
+    p.add_argument("--harmony", metavar="DIR", help="openai-harmony's cache directory")
+    p.add_argument("--name", dest="names", action="append", type=_vocab_name, metavar="N",
+                   help="seed only this vocab (repeatable; default: all)")
+
+    p = add("fetch", cmd_fetch, "Download vocab files into harmony-vocab's cache (the only "
+            "command that uses the network); prints each file's path.",
+            "URLs: $HARMONY_VOCAB_BASE_URL/NAME.tiktoken first when set, then the pinned ones. "
+            "The cache: HARMONY_VOCAB_CACHE_DIR, else $XDG_CACHE_HOME/harmony-vocab, else "
+            "~/.cache/harmony-vocab. Needs harmony-vocab[download].")
+    p.add_argument("names", metavar="NAME", nargs="*", type=_vocab_name, help="default: all")
+    p.add_argument("--force", action="store_true", help="download even if a verified copy is cached")
+
+    p = add("doctor", cmd_doctor, "One screen on this installation: versions, start-up "
+            "registration, and where each vocab comes from.",
+            "Exit 1 if a vocab has no verified copy reachable without the network.")
+    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+    return parser
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    text = str(message)
+    if not text.startswith(f"{PROG}:"):
+        text = f"{PROG}: warning: {text}"
+    sys.stderr.write(text + "\n")
+
+
+def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[IO[str]] = None,
+         stderr: Optional[IO[str]] = None) -> int:
+    """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
+    pth_ran = "harmony_vocab._startup" in sys.modules
+    import warnings
+
+    io = _Io(stdout or sys.stdout, stderr or sys.stderr)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args.pth_ran = pth_ran
+
+    from .errors import UnknownVocabError, VocabError
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line, no source excerpt
+        try:
+            return int(args.func(args, io))
+        except (UsageError, UnknownVocabError) as exc:
+            _error(_describe_exception(exc), io.err)
+            return EXIT_USAGE
+        except BrokenPipeError:
+            return EXIT_FAILED
+        except (VocabError, OSError) as exc:
+            _error(_describe_exception(exc), io.err)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            io.err.write(f"{PROG}: interrupted\n")
+            return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
