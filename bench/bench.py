@@ -1,0 +1,845 @@
+#!/usr/bin/env python3
+"""Benchmarks of harmony-vocab against the baselines of issue 5, measured side by side.
+
+    python bench/bench.py [--quick] [--json PATH]
+
+The script builds the wheel (or reuses the one cached under bench/.work/ for the same sources),
+sets up the venvs it needs under bench/.work/ (reused while they match), measures every figure as
+a ratio against a baseline taken in the same run, with subject and baseline runs interleaved,
+prints one table and writes the results as JSON (default bench/results.json).
+
+Venvs:
+  venv-build     build, hatchling, requests: builds the wheels (``--no-isolation``, so offline)
+  venv-subject   the wheel + openai-harmony==0.0.8 + tiktoken + certifi
+  venv-baseline  the same packages at the same versions, without harmony-vocab
+
+Only venv creation uses a package index. Every measured process runs with a clean environment
+(no HARMONY_VOCAB_*, TIKTOKEN_*, HF_*, PYTHON* variables; HOME and TMPDIR inside bench/.work/)
+and, where the platform allows it (root and ``unshare``), in a network namespace with no network.
+
+Stdlib only, Python 3.9+.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+DEFAULT_WORK = BENCH / ".work"
+DEFAULT_JSON = BENCH / "results.json"
+
+VOCAB_FILES = ("o200k_base.tiktoken", "cl100k_base.tiktoken")
+O200K = "o200k_base.tiktoken"
+O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+RUNTIME_REQUIREMENTS = ["openai-harmony==0.0.8", "tiktoken", "certifi"]
+BUILD_REQUIREMENTS = ["build>=1.0", "hatchling>=1.21", "requests>=2.28"]
+if sys.version_info < (3, 11):
+    BUILD_REQUIREMENTS.append("tomli>=1.1")
+
+# What a wheel is built from (a clean checkout needs no more); its hash keys the cached wheel.
+SOURCE_ITEMS = ("pyproject.toml", "hatch_build.py", "vocab_manifest.toml", "README.md", "LICENSE", "src")
+SOURCE_IGNORE = ("*.tiktoken", "*.part", "__pycache__", "*.pyc", "*.egg-info")
+
+# Variables that steer harmony-vocab, openai-harmony, tiktoken, Hugging Face or Python itself:
+# never inherited by a measured process.
+STEERING_PREFIXES = ("HARMONY_VOCAB_", "TIKTOKEN_", "DATA_GYM_", "HF_", "XDG_CACHE_HOME", "PYTHON",
+                     "VIRTUAL_ENV", "SETUPTOOLS_USE_DISTUTILS")
+
+
+# ------------------------------------------------------------------------------------ utilities
+
+class SetupError(Exception):
+    """The benchmark cannot set itself up (no vocab mirror, a venv that cannot be created...)."""
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: Sequence[Any], env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None,
+        timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run a command and capture its text output; raise SetupError with the output if it fails."""
+    args = [str(c) for c in cmd]
+    proc = subprocess.run(args, env=dict(env) if env is not None else None, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise SetupError(f"command failed ({proc.returncode}): {' '.join(args)}\n"
+                         f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def url_cache_name(url: str) -> str:
+    """The name tiktoken and openai-harmony give a download in their caches."""
+    return hashlib.sha1(url.encode()).hexdigest()
+
+
+def network_isolation() -> List[str]:
+    """A command prefix that runs a command with no network (a new network namespace with only
+    loopback up), or [] where that is not possible (not root, no ``unshare``)."""
+    if os.name != "posix" or not shutil.which("unshare") or not shutil.which("ip"):
+        return []
+    prefix = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    try:
+        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return prefix if ok else []
+
+
+def clean_env(home: Path, **extra: str) -> Dict[str, str]:
+    """os.environ without steering variables, HOME and TMPDIR inside `home`, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(STEERING_PREFIXES)}
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    env.update(HOME=str(home), TMPDIR=str(home / "tmp"))
+    env.update(extra)
+    return env
+
+
+def copy_source_tree(dest: Path) -> Path:
+    """The files a wheel is built from, as a clean checkout has them (no built vocab files)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns(*SOURCE_IGNORE)
+    for item in SOURCE_ITEMS:
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, dest / item, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, dest / item)
+    return dest
+
+
+def source_key() -> str:
+    """A hash of the files a wheel is built from: a cached wheel is reused while it matches."""
+    digest = hashlib.sha256()
+    for item in SOURCE_ITEMS:
+        base = ROOT / item
+        paths = sorted(base.rglob("*")) if base.is_dir() else [base]
+        for path in paths:
+            rel = path.relative_to(ROOT).as_posix()
+            if (not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".part")
+                    or path.name.endswith((".tiktoken",)) or ".egg-info" in rel):
+                continue
+            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------------- statistics
+
+@dataclass
+class Figure:
+    """One row of the table: subject runs, baseline runs (same unit), and the target."""
+
+    key: str
+    title: str
+    unit: str
+    subject: List[float]
+    baseline: List[float] = field(default_factory=list)
+    baseline_title: str = "-"
+    ratio_max: Optional[float] = None
+    value_max: Optional[float] = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> Optional[float]:
+        if not self.baseline or not self.subject:
+            return None
+        base = statistics.median(self.baseline)
+        return statistics.median(self.subject) / base if base else None
+
+    @property
+    def target(self) -> str:
+        parts = []
+        if self.value_max is not None:
+            parts.append(f"<= {fmt(self.value_max)} {self.unit}")
+        if self.ratio_max is not None:
+            parts.append(f"ratio <= {self.ratio_max}")
+        return ", ".join(parts) or "report"
+
+    @property
+    def met(self) -> Optional[bool]:
+        if self.value_max is None and self.ratio_max is None:
+            return None
+        ok = True
+        if self.value_max is not None:
+            ok = ok and statistics.median(self.subject) <= self.value_max
+        if self.ratio_max is not None:
+            ratio = self.ratio
+            ok = ok and ratio is not None and ratio <= self.ratio_max
+        return ok
+
+    def as_json(self) -> Dict[str, Any]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "unit": self.unit,
+            "subject": summary(self.subject),
+            "baseline": summary(self.baseline) if self.baseline else None,
+            "baseline_title": self.baseline_title,
+            "ratio": self.ratio,
+            "target": {"text": self.target, "ratio_max": self.ratio_max, "value_max": self.value_max},
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+def summary(values: List[float]) -> Dict[str, Any]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "runs": len(values), "values": values}
+
+
+def fmt(x: float) -> str:
+    """Three significant digits, never in scientific notation."""
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    decimals = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    return f"{x:.{decimals}f}"
+
+
+def cell(values: List[float], unit: str) -> str:
+    if not values:
+        return "-"
+    text = f"{fmt(statistics.median(values))} {unit}"
+    if len(values) > 1:
+        text += f" ({fmt(min(values))}..{fmt(max(values))})"
+    return text
+
+
+def interleave(runs: int, subject: Callable[[int], float],
+               baseline: Optional[Callable[[int], float]] = None,
+               warmup: int = 0) -> Tuple[List[float], List[float]]:
+    """Run subject and baseline alternately (ABBA order, so that drift and order effects cancel);
+    `warmup` untimed rounds first. Each callable gets the run index and returns one measurement."""
+    for i in range(warmup):
+        subject(-1 - i)
+        if baseline is not None:
+            baseline(-1 - i)
+    subjects: List[float] = []
+    baselines: List[float] = []
+    for i in range(runs):
+        order: List[Tuple[List[float], Callable[[int], float]]] = [(subjects, subject)]
+        if baseline is not None:
+            order.append((baselines, baseline))
+            if i % 2:
+                order.reverse()
+        for out, measure in order:
+            out.append(measure(i))
+    return subjects, baselines
+
+
+# ------------------------------------------------------------------------------------- set-up
+
+@dataclass
+class Setup:
+    """Everything the figures need: interpreters, paths, environments."""
+
+    work: Path
+    build_python: Path
+    subject_python: Path
+    baseline_python: Path
+    wheel: Path
+    data_dir: Path  # the vocab files as installed from the wheel, in venv-subject
+    tiktoken_cache: Path
+    model_dir: Path
+    build_cache: Path
+    empty_project: Path
+    offline: List[str]
+    versions: Dict[str, str]
+
+    def env(self, **extra: str) -> Dict[str, str]:
+        return clean_env(self.work / "home", **extra)
+
+
+def find_vocab_mirror(explicit: Optional[str]) -> Path:
+    """Where the build takes the vocab files from: --vocab-mirror, HARMONY_VOCAB_SOURCE_DIR,
+    ../shared/vocab, or the files already built into src/harmony_vocab/data/."""
+    candidates = [explicit, os.environ.get("HARMONY_VOCAB_SOURCE_DIR"),
+                  str(ROOT.parent / "shared" / "vocab"), str(ROOT / "src" / "harmony_vocab" / "data")]
+    for candidate in candidates:
+        if candidate and all((Path(candidate) / name).is_file() for name in VOCAB_FILES):
+            return Path(candidate)
+    raise SetupError("no directory holding o200k_base.tiktoken and cl100k_base.tiktoken: pass "
+                     "--vocab-mirror DIR or set HARMONY_VOCAB_SOURCE_DIR")
+
+
+def python_identity(python: str) -> str:
+    out = run([python, "-c", "import sys, os; print(os.path.realpath(sys.executable), sys.version)"])
+    return out.stdout.strip()
+
+
+def ensure_venv(path: Path, python: str, requirements: List[str], extra: Optional[Dict[str, str]] = None) -> Path:
+    """A venv at `path` with `requirements` installed; reused while its recorded spec matches."""
+    marker = path / "bench-venv.json"
+    want = {"python": python_identity(python), "requirements": requirements, **(extra or {})}
+    try:
+        if json.loads(marker.read_text()) == want and venv_python(path).exists():
+            return venv_python(path)
+    except (OSError, ValueError):
+        pass
+    log(f"creating {path.name} ({', '.join(requirements)})")
+    if path.exists():
+        shutil.rmtree(path)
+    run([python, "-m", "venv", path])
+    run([venv_python(path), "-m", "pip", "install", "-q", *requirements])
+    marker.write_text(json.dumps(want, indent=1))
+    return venv_python(path)
+
+
+def ensure_wheel(work: Path, build_python: Path, mirror: Path, offline: List[str]) -> Path:
+    """The wheel of the current sources, built offline from the mirror, or the cached one."""
+    out = work / "wheels" / source_key()
+    wheels = sorted(out.glob("harmony_vocab-*.whl"))
+    if wheels:
+        return wheels[-1]
+    log(f"building the wheel from {mirror}")
+    tree = copy_source_tree(work / "wheel-tree")
+    home = work / "home-build"
+    env = clean_env(home, HARMONY_VOCAB_SOURCE_DIR=str(mirror), HARMONY_VOCAB_OFFLINE="1",
+                    HARMONY_VOCAB_CACHE_DIR=str(home / "empty-cache"), PIP_NO_INDEX="1")
+    staging = work / "wheels" / "staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    run(offline + [str(build_python), "-m", "build", "--wheel", "--no-isolation", "-o", str(staging), str(tree)], env=env)
+    (wheel,) = staging.glob("harmony_vocab-*.whl")
+    shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(out)
+    shutil.rmtree(tree)
+    return out / wheel.name
+
+
+def ensure_subject_and_baseline(work: Path, python: str, wheel: Path) -> Tuple[Path, Path, Dict[str, str]]:
+    """venv-subject (wheel + runtime requirements) and venv-baseline (the same versions, no wheel)."""
+    subject_dir = work / "venv-subject"
+    subject = ensure_venv(subject_dir, python, RUNTIME_REQUIREMENTS)
+    marker = subject_dir / "bench-wheel.json"
+    wheel_hash = sha256_file(wheel)
+    try:
+        installed = json.loads(marker.read_text()).get("sha256")
+    except (OSError, ValueError):
+        installed = None
+    if installed != wheel_hash:
+        log(f"installing {wheel.name} into venv-subject")
+        run([subject, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", wheel])
+        marker.write_text(json.dumps({"wheel": str(wheel), "sha256": wheel_hash}))
+    frozen = run([subject, "-m", "pip", "list", "--format=freeze"]).stdout.split()
+    pinned = sorted(line for line in frozen if not line.lower().startswith(("harmony-vocab==", "harmony_vocab==",
+                                                                            "pip==", "setuptools==")))
+    baseline = ensure_venv(work / "venv-baseline", python, RUNTIME_REQUIREMENTS,
+                           extra={"pinned": " ".join(pinned)})
+    missing = set(pinned) - set(run([baseline, "-m", "pip", "list", "--format=freeze"]).stdout.split())
+    if missing:  # the baseline was made from the requirements; align it with the subject's versions
+        log(f"aligning venv-baseline with venv-subject: {' '.join(sorted(missing))}")
+        run([baseline, "-m", "pip", "install", "-q", *sorted(missing)])
+    versions = dict(line.split("==", 1) for line in frozen if "==" in line)
+    return subject, baseline, versions
+
+
+def prepare(args: argparse.Namespace) -> Setup:
+    work: Path = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    offline = [] if args.no_unshare else network_isolation()
+    python = args.python
+    build_python = ensure_venv(work / "venv-build", python, BUILD_REQUIREMENTS)
+    if args.wheel:
+        wheel = Path(args.wheel).resolve()
+    else:
+        wheel = ensure_wheel(work, build_python, find_vocab_mirror(args.vocab_mirror), offline)
+    subject, baseline, versions = ensure_subject_and_baseline(work, python, wheel)
+    home = work / "home"
+    shutil.rmtree(home, ignore_errors=True)  # no cache left over from an earlier run
+    env = clean_env(home)
+
+    info = json.loads(run([subject, "-c", textwrap.dedent("""
+        import json, os, harmony_vocab.bundled as b
+        print(json.dumps({"data": str(b.bundled_dir()), "registered": os.environ.get("HARMONY_VOCAB_REGISTERED")}))
+        """)], env=env).stdout)
+    data_dir = Path(info["data"])
+    if not info["registered"]:
+        raise SetupError("venv-subject does not register at start-up (HARMONY_VOCAB_REGISTERED unset): "
+                         "is harmony_vocab.pth in the wheel?")
+    probe = "import os; print(os.environ.get('HARMONY_VOCAB_REGISTERED', ''))"
+    if run([baseline, "-c", probe], env=env).stdout.strip():
+        raise SetupError("venv-baseline registers harmony-vocab: it must not have the package")
+
+    # tiktoken's cache, warm: the files named by the sha1 of their canonical URL.
+    tiktoken_cache = work / "tiktoken-cache"
+    tiktoken_cache.mkdir(exist_ok=True)
+    for name, url in ((O200K, O200K_URL), ("cl100k_base.tiktoken", CL100K_URL)):
+        target = tiktoken_cache / url_cache_name(url)
+        if not target.exists() or target.stat().st_size != (data_dir / name).stat().st_size:
+            shutil.copyfile(data_dir / name, target)
+
+    # A model directory holding only the o200k tokenizer.json, made with to_tokenizer_json.
+    model_dir = work / "model-tokenizer-json"
+    tokenizer = model_dir / "tokenizer.json"
+    stamp = model_dir / "made-from.sha256"
+    vocab_hash = sha256_file(data_dir / O200K)
+    if not tokenizer.exists() or not stamp.exists() or stamp.read_text() != vocab_hash:
+        log("writing the o200k tokenizer.json")
+        shutil.rmtree(model_dir, ignore_errors=True)
+        model_dir.mkdir()
+        run([subject, "-c", textwrap.dedent(f"""
+            import json
+            from harmony_vocab.tokenizer_json import to_tokenizer_json
+            with open({str(data_dir / O200K)!r}, "rb") as f:
+                data = to_tokenizer_json(f.read())
+            with open({str(tokenizer)!r}, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False)
+            """)], env=env)
+        stamp.write_text(vocab_hash)
+
+    # Our download cache, warm: verified copies under their file names (what the build hook reads).
+    build_cache = work / "build-cache"
+    build_cache.mkdir(exist_ok=True)
+    for name in VOCAB_FILES:
+        if not (build_cache / name).exists() or sha256_file(build_cache / name) != sha256_file(data_dir / name):
+            shutil.copyfile(data_dir / name, build_cache / name)
+
+    # The build baseline: an empty hatchling project.
+    empty = work / "empty-project"
+    if not (empty / "pyproject.toml").exists():
+        (empty / "src" / "empty_project").mkdir(parents=True)
+        (empty / "src" / "empty_project" / "__init__.py").write_text("")
+        (empty / "pyproject.toml").write_text(textwrap.dedent("""
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "empty-project"
+            version = "0.0.0"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/empty_project"]
+            """).lstrip())
+
+    return Setup(work=work, build_python=build_python, subject_python=subject, baseline_python=baseline,
+                 wheel=wheel, data_dir=data_dir, tiktoken_cache=tiktoken_cache, model_dir=model_dir,
+                 build_cache=build_cache, empty_project=empty, offline=offline, versions=versions)
+
+
+# ------------------------------------------------------------------------------------- figures
+
+def timed_child(s: Setup, python: Path, code: str, env: Mapping[str, str]) -> Dict[str, Any]:
+    """Run `code` in a fresh interpreter (no network); it prints one JSON object as its last line,
+    holding at least "seconds": the time it measured around the call under test."""
+    proc = run(s.offline + [str(python), "-c", textwrap.dedent(code)], env=env)
+    result: Dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def child_seconds(s: Setup, python: Path, code: str, env: Mapping[str, str],
+                  expect: Optional[Dict[str, Any]] = None) -> float:
+    result = timed_child(s, python, code, env)
+    for key, value in (expect or {}).items():
+        if result.get(key) != value:
+            raise SetupError(f"unexpected {key}={result.get(key)!r} (expected {value!r}) from:\n{code}")
+    return float(result["seconds"])
+
+
+def fig_startup(s: Setup, runs: int) -> Figure:
+    env = s.env()
+
+    def start(python: Path) -> Callable[[int], float]:
+        def measure(_: int) -> float:
+            t0 = time.perf_counter()
+            subprocess.run([str(python), "-c", "pass"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+            return (time.perf_counter() - t0) * 1e3
+        return measure
+
+    subject, baseline = interleave(runs, start(s.subject_python), start(s.baseline_python),
+                                   warmup=max(1, min(5, runs)))
+    return Figure("startup", "interpreter start (python -c pass), registering", "ms", subject, baseline,
+                  "same venv without harmony-vocab", ratio_max=1.03)
+
+
+IMPORT_CODE = """
+    import json, sys, time
+    for name in [m for m in sys.modules if m == {module!r} or m.startswith({module!r} + ".")]:
+        del sys.modules[name]  # harmony_vocab is imported by its .pth at start-up: import it afresh
+    t0 = time.perf_counter()
+    import {module}
+    t1 = time.perf_counter()
+    print(json.dumps({{"seconds": t1 - t0}}))
+"""
+
+
+def fig_import(s: Setup, runs: int) -> Figure:
+    env = s.env()
+
+    def importing(module: str) -> Callable[[int], float]:
+        return lambda _: child_seconds(s, s.subject_python, IMPORT_CODE.format(module=module), env) * 1e3
+
+    subject, baseline = interleave(runs, importing("harmony_vocab"), importing("certifi"), warmup=1)
+    return Figure("import", "import harmony_vocab", "ms", subject, baseline, "import certifi",
+                  ratio_max=1.5, value_max=2.0,
+                  note="both in venv-subject, in fresh processes; harmony_vocab's start-up import is "
+                       "dropped from sys.modules first, so its module code runs again")
+
+
+RESOLVE_FIRST = """
+    import json, time
+    from harmony_vocab import resolve
+    t0 = time.perf_counter()
+    r = resolve("o200k_base")
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "tier": r.tier}))
+"""
+
+HASH_FIRST = """
+    import hashlib, json, time
+    t0 = time.perf_counter()
+    with open(PATH, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0}))
+"""
+
+
+def fig_resolve_first(s: Setup, runs: int) -> Figure:
+    env = s.env()
+    hash_code = HASH_FIRST.replace("PATH", repr(str(s.data_dir / O200K)))
+    subject, baseline = interleave(
+        runs,
+        lambda _: child_seconds(s, s.subject_python, RESOLVE_FIRST, env, {"tier": "package"}) * 1e3,
+        lambda _: child_seconds(s, s.baseline_python, hash_code, env) * 1e3,
+        warmup=1,
+    )
+    return Figure("resolve_first", 'resolve("o200k_base"), first call in a process', "ms", subject, baseline,
+                  "hashlib.sha256 of the file read into memory", ratio_max=1.2)
+
+
+RESOLVE_REPEAT = """
+    import json, time
+    from harmony_vocab import resolve
+    resolve("o200k_base")
+    n = 2000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        resolve("o200k_base")
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": (t1 - t0) / n}))
+"""
+
+
+def fig_resolve_repeat(s: Setup, runs: int) -> Figure:
+    env = s.env()
+    subject, _ = interleave(runs, lambda _: child_seconds(s, s.subject_python, RESOLVE_REPEAT, env) * 1e6)
+    return Figure("resolve_repeat", 'resolve("o200k_base"), repeated in the same process', "us", subject,
+                  value_max=50.0, note="mean of 2000 calls after the first, per process")
+
+
+HARMONY_SUBJECT = """
+    import json, time
+    import harmony_vocab, openai_harmony
+    load = harmony_vocab.load_harmony_encoding
+    t0 = time.perf_counter()
+    enc = load("HarmonyGptOss")
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "tokens": len(enc.encode("hello world"))}))
+"""
+
+HARMONY_BASELINE = """
+    import json, time
+    import openai_harmony
+    name = openai_harmony.HarmonyEncodingName.HARMONY_GPT_OSS
+    t0 = time.perf_counter()
+    enc = openai_harmony.load_harmony_encoding(name)
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "tokens": len(enc.encode("hello world"))}))
+"""
+
+
+def fig_harmony(s: Setup, runs: int) -> Figure:
+    subject_env = s.env()
+    baseline_env = s.env(TIKTOKEN_ENCODINGS_BASE=str(s.data_dir))
+    subject, baseline = interleave(
+        runs,
+        lambda _: child_seconds(s, s.subject_python, HARMONY_SUBJECT, subject_env, {"tokens": 2}) * 1e3,
+        lambda _: child_seconds(s, s.baseline_python, HARMONY_BASELINE, baseline_env, {"tokens": 2}) * 1e3,
+        warmup=1,
+    )
+    return Figure("harmony_load", 'harmony_vocab.load_harmony_encoding("HarmonyGptOss")', "ms", subject, baseline,
+                  "openai_harmony.load_harmony_encoding, TIKTOKEN_ENCODINGS_BASE set by hand", ratio_max=1.05)
+
+
+TIKTOKEN_SUBJECT = """
+    import json, time
+    import harmony_vocab, tiktoken
+    load = harmony_vocab.tiktoken_encoding
+    t0 = time.perf_counter()
+    enc = load("o200k_base")
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "tokens": len(enc.encode("hello world"))}))
+"""
+
+TIKTOKEN_BASELINE = """
+    import json, time
+    import tiktoken
+    t0 = time.perf_counter()
+    enc = tiktoken.get_encoding("o200k_base")
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "tokens": len(enc.encode("hello world"))}))
+"""
+
+
+def fig_tiktoken(s: Setup, runs: int) -> Figure:
+    env = s.env(TIKTOKEN_CACHE_DIR=str(s.tiktoken_cache))
+    subject, baseline = interleave(
+        runs,
+        lambda _: child_seconds(s, s.subject_python, TIKTOKEN_SUBJECT, env, {"tokens": 2}) * 1e3,
+        lambda _: child_seconds(s, s.baseline_python, TIKTOKEN_BASELINE, env, {"tokens": 2}) * 1e3,
+        warmup=1,
+    )
+    return Figure("tiktoken_encoding", 'harmony_vocab.tiktoken_encoding("o200k_base")', "ms", subject, baseline,
+                  'tiktoken.get_encoding("o200k_base"), warm tiktoken cache', ratio_max=1.05)
+
+
+MODEL_RESOLVE = """
+    import json, time
+    from harmony_vocab import resolve
+    t0 = time.perf_counter()
+    r = resolve("o200k_base", model_dir=MODEL_DIR)
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0, "tier": r.tier}))
+"""
+
+JSON_LOAD = """
+    import json, time
+    t0 = time.perf_counter()
+    with open(PATH, "rb") as f:
+        data = json.load(f)
+    t1 = time.perf_counter()
+    print(json.dumps({"seconds": t1 - t0}))
+"""
+
+
+def fig_model_dir(s: Setup, runs: int) -> List[Figure]:
+    code = MODEL_RESOLVE.replace("MODEL_DIR", repr(str(s.model_dir)))
+    json_code = JSON_LOAD.replace("PATH", repr(str(s.model_dir / "tokenizer.json")))
+    seconds: List[float] = []
+
+    def first_then_second(i: int) -> float:
+        cache = s.work / "home" / "model-cache" / f"run{i}"
+        shutil.rmtree(cache, ignore_errors=True)
+        env = s.env(HARMONY_VOCAB_CACHE_DIR=str(cache))
+        first = child_seconds(s, s.subject_python, code, env, {"tier": "model"})
+        second = child_seconds(s, s.subject_python, code, env, {"tier": "model"})
+        shutil.rmtree(cache, ignore_errors=True)
+        if i >= 0:
+            seconds.append(second * 1e3)
+        return first * 1e3
+
+    first, baseline = interleave(
+        runs, first_then_second,
+        lambda _: child_seconds(s, s.baseline_python, json_code, s.env()) * 1e3,
+        warmup=1,
+    )
+    return [
+        Figure("model_dir_first", "first resolve from a model dir holding only tokenizer.json (o200k)", "ms",
+               first, baseline, "json.load of that tokenizer.json", ratio_max=2.0,
+               note="empty HARMONY_VOCAB_CACHE_DIR each run"),
+        Figure("model_dir_second", "... then the second process (rebuilt copy kept in the cache)", "ms",
+               seconds, baseline, "json.load of that tokenizer.json", value_max=50.0),
+    ]
+
+
+def fig_wheel_size(s: Setup) -> Figure:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name in VOCAB_FILES:
+            zf.write(s.data_dir / name, name)
+    wheel_mb = s.wheel.stat().st_size / 1e6
+    zip_mb = len(buffer.getvalue()) / 1e6
+    return Figure("wheel_size", "wheel size", "MB", [wheel_mb], [zip_mb],
+                  "both vocab files in a zip, deflate level 9", ratio_max=1.02)
+
+
+def fig_wheel_build(s: Setup, runs: int) -> Figure:
+    builds = s.work / "home" / "builds"
+    subject_env = s.env(HARMONY_VOCAB_CACHE_DIR=str(s.build_cache), HARMONY_VOCAB_OFFLINE="1", PIP_NO_INDEX="1")
+    baseline_env = s.env(PIP_NO_INDEX="1")
+
+    def build(tree: Path, env: Mapping[str, str]) -> float:
+        out = builds / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = s.offline + [str(s.build_python), "-m", "build", "--wheel", "--no-isolation", "-o", str(out), str(tree)]
+        t0 = time.perf_counter()
+        run(cmd, env=env)
+        seconds = time.perf_counter() - t0
+        if len(list(out.glob("*.whl"))) != 1:
+            raise SetupError(f"no wheel built from {tree}")
+        return seconds
+
+    def subject(_: int) -> float:  # a fresh clean checkout every time: no vocab in the data dir
+        return build(copy_source_tree(builds / "tree"), subject_env)
+
+    def baseline(_: int) -> float:
+        tree = builds / "empty"
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(s.empty_project, tree)
+        return build(tree, baseline_env)
+
+    subject_runs, baseline_runs = interleave(runs, subject, baseline, warmup=1 if runs > 1 else 0)
+    shutil.rmtree(builds, ignore_errors=True)
+    return Figure("wheel_build", "offline wheel build from a warm cache", "s", subject_runs, baseline_runs,
+                  "python -m build --wheel of an empty hatchling project",
+                  note="python -m build --wheel --no-isolation for both; HARMONY_VOCAB_CACHE_DIR holds "
+                       "verified copies, no HARMONY_VOCAB_SOURCE_DIR, HARMONY_VOCAB_OFFLINE=1")
+
+
+# -------------------------------------------------------------------------------------- report
+
+def machine() -> Dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "nproc": nproc,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def table(figures: List[Figure]) -> str:
+    header = ("figure", "subject", "baseline", "ratio", "target", "met?")
+    rows = [header]
+    for f in figures:
+        met = {True: "yes", False: "NO", None: "(report)"}[f.met]
+        ratio = f"{f.ratio:.3f}" if f.ratio is not None else "-"
+        rows.append((f.title, cell(f.subject, f.unit), cell(f.baseline, f.unit), ratio, f.target, met))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one run of everything (a smoke test)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results ({DEFAULT_JSON})")
+    parser.add_argument("--runs", type=int, help="runs per figure measured in fresh processes (default 11; quick: 1)")
+    parser.add_argument("--startup-runs", type=int, help="runs of `python -c pass` each (default 100; quick: 1)")
+    parser.add_argument("--build-runs", type=int, help="wheel builds each (default 5; quick: 1)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"venvs, wheels and scratch ({DEFAULT_WORK})")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter the venvs are made from")
+    parser.add_argument("--vocab-mirror", help="directory holding the .tiktoken files the wheel is built from "
+                                               "(default: $HARMONY_VOCAB_SOURCE_DIR, else ../shared/vocab)")
+    parser.add_argument("--wheel", help="benchmark this wheel instead of building one")
+    parser.add_argument("--only", help="comma-separated figure keys to measure (default: all)")
+    parser.add_argument("--no-unshare", action="store_true", help="do not run measured processes in a "
+                                                                  "network namespace with no network")
+    args = parser.parse_args(argv)
+    args.work = args.work.resolve()
+    args.runs = args.runs or (1 if args.quick else 11)
+    args.startup_runs = args.startup_runs or (1 if args.quick else 100)
+    args.build_runs = args.build_runs or (1 if args.quick else 5)
+    return args
+
+
+FIGURE_KEYS = ("startup", "import", "resolve_first", "resolve_repeat", "harmony_load", "tiktoken_encoding",
+               "model_dir", "wheel_size", "wheel_build")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(FIGURE_KEYS)
+    unknown = only - set(FIGURE_KEYS)
+    if unknown:
+        print(f"unknown figure(s): {', '.join(sorted(unknown))}; known: {', '.join(FIGURE_KEYS)}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    try:
+        s = prepare(args)
+    except SetupError as exc:
+        print(f"bench: set-up failed: {exc}", file=sys.stderr)
+        return 3
+    log(f"wheel {s.wheel.name}; network isolation: {'unshare -n' if s.offline else 'none'}")
+
+    plan: List[Tuple[str, Callable[[], Any]]] = [
+        ("startup", lambda: fig_startup(s, args.startup_runs)),
+        ("import", lambda: fig_import(s, max(args.runs, 1 if args.quick else 21))),
+        ("resolve_first", lambda: fig_resolve_first(s, args.runs)),
+        ("resolve_repeat", lambda: fig_resolve_repeat(s, args.runs)),
+        ("harmony_load", lambda: fig_harmony(s, args.runs)),
+        ("tiktoken_encoding", lambda: fig_tiktoken(s, args.runs)),
+        ("model_dir", lambda: fig_model_dir(s, args.runs)),
+        ("wheel_size", lambda: fig_wheel_size(s)),
+        ("wheel_build", lambda: fig_wheel_build(s, args.build_runs)),
+    ]
+    figures: List[Figure] = []
+    for key, measure in plan:
+        if key not in only:
+            continue
+        log(f"measuring {key}")
+        try:
+            result = measure()
+        except SetupError as exc:
+            print(f"bench: {key} failed: {exc}", file=sys.stderr)
+            return 1
+        figures.extend(result if isinstance(result, list) else [result])
+
+    info = machine()
+    print(f"harmony-vocab benchmark ({'quick' if args.quick else 'full'} mode): {info['cpu']}, "
+          f"{info['nproc']} CPUs, Python {info['python']}, {info['date']}")
+    print(f"runs: {args.runs} per figure ({args.startup_runs} for start-up, {args.build_runs} builds); "
+          "subject and baseline interleaved; median (min..max)")
+    print(table(figures))
+    results = {
+        "mode": "quick" if args.quick else "full",
+        "machine": info,
+        "runs": {"default": args.runs, "startup": args.startup_runs, "build": args.build_runs},
+        "wheel": {"name": s.wheel.name, "sha256": sha256_file(s.wheel), "bytes": s.wheel.stat().st_size},
+        "network_isolation": "unshare -n" if s.offline else "none",
+        "versions": s.versions,
+        "elapsed_seconds": time.perf_counter() - started,
+        "figures": [f.as_json() for f in figures],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    log(f"results written to {args.json} ({results['elapsed_seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
