@@ -1,0 +1,65 @@
+"""Smoke test of the benchmark script: its quickest mode (one run of everything) must still produce
+the table and the JSON with every figure of issue 5. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "bench.py"
+
+# Every figure of the issue's table, with the title the printed table shows for it.
+FIGURES = {
+    "startup": "interpreter start",
+    "import": "import harmony_vocab",
+    "resolve_first": "first call in a process",
+    "resolve_repeat": "repeated in the same process",
+    "harmony_load": "load_harmony_encoding",
+    "tiktoken_encoding": "tiktoken_encoding",
+    "model_dir_first": "tokenizer.json",
+    "model_dir_second": "second process",
+    "wheel_size": "wheel size",
+    "wheel_build": "wheel build",
+}
+
+SET_UP_FAILED = 3  # bench.py's exit code when it cannot build the wheel or make its venvs
+
+
+@pytest.mark.integration
+def test_bench_quick_mode_produces_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    # The venvs and the wheel are cached in bench/.work/ (reused while they match); the rest of
+    # the environment is the test's own, isolated one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARMONY_VOCAB_", "TIKTOKEN_"))}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
+                          env=env, capture_output=True, text=True, timeout=1200)
+    if proc.returncode == SET_UP_FAILED and "pip" in proc.stderr and "install" in proc.stderr:
+        pytest.skip(f"bench set-up could not install its venvs (no package index?):\n{proc.stderr[-2000:]}")
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+
+    table = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in table[0].split("|")[1:-1]]
+    assert header == ["figure", "subject", "baseline", "ratio", "target", "met?"]
+    rows = table[2:]
+    assert len(rows) == len(FIGURES)
+    for title in FIGURES.values():
+        assert any(title in row for row in rows), f"no row for {title!r} in:\n{proc.stdout}"
+
+    results = json.loads(out.read_text())
+    figures = {f["key"]: f for f in results["figures"]}
+    assert set(figures) == set(FIGURES)
+    for key, figure in figures.items():
+        assert figure["subject"]["runs"] == 1, key
+        assert figure["subject"]["median"] > 0, key
+        if key != "resolve_repeat":  # the only figure without a baseline
+            assert figure["baseline"]["median"] > 0, key
+            assert figure["ratio"] > 0, key
+        assert figure["target"]["text"], key
+    for field in ("nproc", "cpu", "python", "date"):
+        assert results["machine"][field], field
