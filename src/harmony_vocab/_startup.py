@@ -14,14 +14,14 @@ import os
 _MODEL_SUBDIRS = ("", "encodings", "tokenizer", "original")
 
 
-def startup_directory(environ=os.environ):  # type: ignore[no-untyped-def]
+def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> "tuple[str, str] | None":
     """Return ``(tier, directory)`` that the start-up registration would select, or None."""
     from ._pins import PINS
 
     pin = PINS["o200k_base"]
-    file, size = pin["file"], pin["size"]
+    file, size = str(pin["file"]), pin["size"]
 
-    def holds(directory):  # type: ignore[no-untyped-def]
+    def holds(directory: str) -> bool:
         try:
             return os.stat(os.path.join(directory, file)).st_size == size
         except OSError:
@@ -42,7 +42,7 @@ def startup_directory(environ=os.environ):  # type: ignore[no-untyped-def]
     return None
 
 
-def _register_at_startup():  # type: ignore[no-untyped-def]
+def _register_at_startup() -> None:
     env = os.environ
     if env.get("HARMONY_VOCAB_AUTOREGISTER", "1").strip().lower() in ("0", "false", "no", "off"):
         return

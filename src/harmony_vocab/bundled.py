@@ -20,10 +20,8 @@ def bundled_dir() -> Path:
     """
     global _dir
     if _dir is None:
-        try:
-            from importlib.resources import as_file, files
-        except ImportError:  # Python < 3.9 is not supported; the backport keeps the same API
-            from importlib_resources import as_file, files  # type: ignore[no-redef]
+        from importlib.resources import as_file, files  # files() and as_file() exist from 3.9
+
         resource = files(__package__) / "data"
         if isinstance(resource, Path):
             _dir = resource

@@ -33,9 +33,9 @@ def pins_from_mapping(raw: Mapping[str, Mapping[str, object]]) -> Dict[str, Pin]
             name=name,
             file=str(entry["file"]),
             sha256=str(entry["sha256"]),
-            size=int(entry["size"]),  # type: ignore[call-overload]
-            ranks=int(entry["ranks"]),  # type: ignore[call-overload]
-            urls=tuple(entry["urls"]),  # type: ignore[call-overload]
+            size=int(str(entry["size"])),
+            ranks=int(str(entry["ranks"])),
+            urls=tuple(str(url) for url in entry["urls"]),  # type: ignore[attr-defined]
         )
         for name, entry in raw.items()
     }

@@ -6,12 +6,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Callable, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _atomic(target: Path, fill: "callable") -> Path:  # type: ignore[valid-type]
+def _atomic(target: Path, fill: Callable[[BinaryIO], object]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
@@ -30,9 +30,9 @@ def _atomic(target: Path, fill: "callable") -> Path:  # type: ignore[valid-type]
 def copy_atomic(source: PathLike, target: PathLike) -> Path:
     """Copy `source` to `target` so that `target` is never seen half-written."""
 
-    def fill(out: "os.PathLike[str]") -> None:
+    def fill(out: BinaryIO) -> None:
         with open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)  # type: ignore[misc]
+            shutil.copyfileobj(src, out, 1 << 20)
 
     return _atomic(Path(target), fill)
 
