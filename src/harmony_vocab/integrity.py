@@ -14,8 +14,10 @@ from .pins import Pin, get_pin
 PathLike = Union[str, "os.PathLike[str]"]
 
 _CHUNK = 1 << 20
-# (real path, size, mtime_ns, inode, device, sha256): files already verified in this process.
-_verified: Set[Tuple[str, int, int, int, int, str]] = set()
+# (path, size, mtime_ns, ctime_ns, inode, device, sha256): files already verified in this process.
+# ctime is in the key because it cannot be set back: a file rewritten in place whose mtime was
+# restored (os.utime, cp -p, tar) keeps its size, mtime and inode, but not its ctime.
+_verified: Set[Tuple[str, int, int, int, int, int, str]] = set()
 _lock = threading.Lock()
 
 
@@ -38,13 +40,13 @@ def check_file(path: PathLike, pin: Pin) -> None:
 
     Raises `VocabIntegrityError` on a mismatch and `OSError` (`FileNotFoundError`,
     `IsADirectoryError`, `PermissionError`...) when the file cannot be read. A file verified once
-    is not hashed again in this process while its path, size, mtime and inode stay the same.
+    is not hashed again in this process while its path, size, mtime, ctime and inode stay the same.
     """
     fspath = os.fspath(path)
     st = os.stat(fspath)
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "is a directory, expected a file", fspath)
-    key = (fspath, st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev, pin.sha256)
+    key = (fspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, pin.sha256)
     if key in _verified:
         return
     if st.st_size != pin.size:
