@@ -173,6 +173,10 @@ def obtain(
             attempts.append(Attempt("download", str(cache_dir), describe(exc)))
         else:
             return _copy_atomic(downloaded, target)
+    if target.is_symlink() or target.is_file():
+        # rejected above: a failed build must not leave it where packaging would pick it up
+        target.unlink()
+        log(f"harmony-vocab: removed the rejected {target}")
     raise BuildSetupError(
         f"no verified copy of {pin.file} (sha256 {pin.sha256}, {pin.size} bytes). "
         f"Sources tried, in order:\n{hv.errors.format_attempts(attempts)}\n"

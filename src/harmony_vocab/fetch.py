@@ -43,10 +43,12 @@ def download_urls(pin: Pin, base_url: Optional[str] = None) -> List[str]:
     mirror = base_url if base_url is not None else os.environ.get(ENV_BASE_URL, "")
     urls: List[str] = []
     if mirror:
-        if not re.match(r"^(https?|file)://", mirror):
+        # requests speaks only http(s): a file:// mirror would fail every try (use
+        # HARMONY_VOCAB_SOURCE_DIR for a local directory)
+        if not re.match(r"^https?://[^/\s]+", mirror):
             raise FetchError(
                 f"{ENV_BASE_URL}={mirror!r} is not a URL: expected http(s)://host/path/ "
-                f"(the directory that holds {pin.file})"
+                f"(the directory that holds {pin.file}); for a local directory use HARMONY_VOCAB_SOURCE_DIR"
             )
         urls.append(mirror.rstrip("/") + "/" + pin.file)
     urls.extend(u for u in pin.urls if u not in urls)
