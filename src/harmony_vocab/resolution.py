@@ -188,7 +188,7 @@ def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
         if found:
             return found
     try:
-        data = rebuild(tokenizer, run.pin, reference=bundled_dir() / run.pin.file)
+        data = rebuild(tokenizer, run.pin, reference=_verified_reference(run.pin))
     except (TokenizerJsonError, OSError) as exc:
         run.note("model", str(tokenizer), f"rebuilt vocab rejected: {exc}")
         warnings.warn(f"harmony-vocab: {exc}", VocabWarning, stacklevel=4)
@@ -199,6 +199,16 @@ def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
         run.note("model", str(tokenizer), f"rebuilt and verified, but cannot keep it at {kept}: {describe_failure(exc)}")
         return None
     return run.try_file("model", kept, place=place)
+
+
+def _verified_reference(pin: Pin) -> Optional[Path]:
+    """The bundled copy, if it verifies: only then may a mismatch be quoted against it."""
+    path = bundled_dir() / pin.file
+    try:
+        check_file(path, pin)
+    except (VocabError, OSError):
+        return None
+    return path
 
 
 def _cache(run: _Lookup) -> Optional[Resolution]:
