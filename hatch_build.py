@@ -137,7 +137,7 @@ def obtain(
     Attempt = hv.errors.Attempt
     check_file = hv.integrity.check_file
     describe = hv.integrity.describe_failure
-    target = data_dir / pin.file
+    target: Path = data_dir / pin.file
     attempts: List[Any] = []
 
     def candidate(tier: str, path: Path) -> bool:
@@ -235,7 +235,7 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
     ]
 
 
-class VocabBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type]
+class VocabBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type,type-arg,unused-ignore]
     """Hatchling hook: runs `prepare` before every wheel, sdist and editable build."""
 
     PLUGIN_NAME = "custom"
