@@ -94,7 +94,10 @@ def download(
                 try:
                     path = _download_once(session, url, pin, dest, timeout, progress)
                 except _Failure as failure:
-                    suffix = f" (try {attempt} of {tries})" if tries > 1 else ""
+                    # "try 1 of 3" only where a retry was possible: a 404 or a hash mismatch
+                    # is final, and saying "1 of 3" would suggest two more tries were made
+                    retried = tries > 1 and (failure.retry or attempt > 1)
+                    suffix = f" (try {attempt} of {tries})" if retried else ""
                     attempts.append(Attempt("download", url, failure.reason + suffix))
                     if not failure.retry or attempt == tries:
                         break
