@@ -669,7 +669,7 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> List[str]:
     real = harmony_vocab.integrity.sha256_of
 
     def spy(path: Any) -> str:
-        calls.append(os.fspath(path))
+        calls.append(os.fspath(getattr(path, "name", path)))  # a path or an open file
         return real(path)
 
     monkeypatch.setattr(harmony_vocab.integrity, "sha256_of", spy)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import threading
-from typing import Set, Tuple, Union
+from typing import BinaryIO, Set, Tuple, Union
 
 from .errors import VocabIntegrityError
 from .pins import Pin, get_pin
@@ -21,17 +22,19 @@ _verified: Set[Tuple[str, int, int, int, int, int, str]] = set()
 _lock = threading.Lock()
 
 
-def sha256_of(path: PathLike) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
+def sha256_of(source: Union[PathLike, BinaryIO, "io.RawIOBase"]) -> str:
+    """The hex sha256 of a file (a path, or a binary file open at its start), in 1 MiB chunks."""
+    if not hasattr(source, "readinto"):
+        with open(source, "rb", buffering=0) as f:  # type: ignore[arg-type]
+            return sha256_of(f)  # type: ignore[arg-type]
     digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as f:
-        buf = bytearray(_CHUNK)
-        view = memoryview(buf)
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            digest.update(view[:n])
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = source.readinto(buf)
+        if not n:
+            break
+        digest.update(view[:n])
     return digest.hexdigest()
 
 
@@ -46,16 +49,23 @@ def check_file(path: PathLike, pin: Pin) -> None:
     st = os.stat(fspath)
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(21, "is a directory, expected a file", fspath)
-    key = (fspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, pin.sha256)
-    if key in _verified:
+    if _key(fspath, st, pin) in _verified:
         return
     if st.st_size != pin.size:
         raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
-    actual = sha256_of(fspath)
+    with open(fspath, "rb", buffering=0) as f:
+        st = os.fstat(f.fileno())  # the file actually hashed, even if the path was just replaced
+        if st.st_size != pin.size:
+            raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
+        actual = sha256_of(f)
     if actual != pin.sha256:
         raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, actual)
     with _lock:
-        _verified.add(key)
+        _verified.add(_key(fspath, st, pin))
+
+
+def _key(fspath: str, st: os.stat_result, pin: Pin) -> Tuple[str, int, int, int, int, int, str]:
+    return (fspath, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, pin.sha256)
 
 
 def verify_file(path: PathLike, name: str) -> None:
