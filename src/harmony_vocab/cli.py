@@ -169,6 +169,8 @@ def _attempt_dict(attempt: Any) -> Dict[str, Any]:
 
 def cmd_resolve(args: argparse.Namespace, io: _Io) -> int:
     """Run the lookup order; print the winner and the attempt trace."""
+    import warnings
+
     from .errors import Attempt, VocabError, VocabIntegrityError, VocabNotFoundError
     from .pins import get_pin
     from .resolution import resolve
@@ -178,8 +180,10 @@ def cmd_resolve(args: argparse.Namespace, io: _Io) -> int:
                               "file": pin.file, "sha256": pin.sha256, "size": pin.size,
                               "attempts": [], "error": None}
     try:
-        found = resolve(pin.name, vocab_path=args.vocab_path, vocab_dir=args.vocab_dir,
-                        model_dir=args.model_dir, download=True if args.download else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the trace printed below says the same
+            found = resolve(pin.name, vocab_path=args.vocab_path, vocab_dir=args.vocab_dir,
+                            model_dir=args.model_dir, download=True if args.download else None)
     except VocabNotFoundError as exc:
         result["attempts"] = [_attempt_dict(a) for a in exc.attempts]
         failure: Optional[BaseException] = exc
@@ -634,7 +638,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
 
     from . import locations as loc
     from .bundled import bundled_dir
-    from .errors import VocabError
+    from .errors import VocabError, VocabNotFoundError
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
 
@@ -658,8 +662,11 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
             warnings.simplefilter("always")
             try:
                 found = resolve(name, download=False)
+            except VocabNotFoundError as exc:
+                entry["error"] = (f"no verified copy found in {len(exc.attempts)} places "
+                                  f"(see '{PROG} resolve {name}')")
             except (VocabError, OSError) as exc:
-                entry["error"] = str(exc).splitlines()[0]
+                entry["error"] = _describe_exception(exc)
             else:
                 entry.update(ok=True, tier=found.tier, path=_abs(found.path), network_needed=False)
         entry["warnings"] = [str(w.message) for w in caught]
@@ -718,12 +725,14 @@ def _format_doctor(report: Dict[str, Any]) -> str:
         if v["ok"]:
             lines.append(f"  {name:<12} {v['tier']:<11} {v['path']} (no network needed)")
         else:
-            lines.append(f"  {name:<12} NOT FOUND   {v['error']} (network needed: {PROG} fetch {name})")
+            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; network needed: {PROG} fetch {name}")
         for warning in v["warnings"]:
             lines.append(f"  {'':<12} warning: {warning}")
-        lines.append(f"  {'':<12} unmodified openai-harmony: {v['openai_harmony']['status']} "
-                     f"({v['openai_harmony']['detail']}); tiktoken: {v['tiktoken']['status']} "
-                     f"({v['tiktoken']['detail']})")
+        unmodified = []
+        for key, dist in (("openai_harmony", "openai-harmony"), ("tiktoken", "tiktoken")):
+            installed = "" if pk.get(dist) else " (not installed)"
+            unmodified.append(f"{dist}{installed}: {v[key]['status']} ({v[key]['detail']})")
+        lines.append(f"  {'':<12} unmodified " + "; ".join(unmodified))
     return "\n".join(lines) + "\n"
 
 

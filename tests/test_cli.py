@@ -1,0 +1,714 @@
+"""The harmony-vocab command: in-process on synthetic vocabs (fast), then every subcommand on the
+installed wheel in a subprocess (marked integration)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+import harmony_vocab
+from harmony_vocab import cli
+from harmony_vocab.locations import url_cache_name
+from harmony_vocab.pins import PINS, Pin
+from support import SHARED_VOCAB, clean_env, make_pin, offline, run, venv_python
+
+Synthetic = Dict[str, Tuple[Pin, bytes]]
+COMMANDS = ("path", "resolve", "verify", "export", "env", "seed-cache", "fetch", "doctor")
+
+
+class Result:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+def hv(capsys: pytest.CaptureFixture, *argv: str) -> Result:
+    """Run cli.main in-process; capture its exit code and output."""
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return Result(code, captured.out, captured.err)
+
+
+def bundle(synthetic: Synthetic, package: Path, *names: str) -> None:
+    package.mkdir(parents=True, exist_ok=True)
+    for name in names or tuple(synthetic):
+        pin, data = synthetic[name]
+        (package / pin.file).write_bytes(data)
+
+
+def flipped(data: bytes) -> bytes:
+    return data[:10] + bytes([data[10] ^ 1]) + data[11:]
+
+
+@pytest.fixture
+def package(synthetic: Synthetic, tmp_path: Path) -> Path:
+    """The synthetic package tier, holding both vocabs."""
+    bundle(synthetic, tmp_path / "package")
+    return tmp_path / "package"
+
+
+# ------------------------------------------------------------------------------ usage and help
+
+def test_version_and_help_on_every_subcommand(capsys: pytest.CaptureFixture) -> None:
+    r = hv(capsys, "--version")
+    assert (r.code, r.out.strip()) == (0, f"harmony-vocab {harmony_vocab.__version__}")
+    r = hv(capsys, "--help")
+    assert r.code == 0 and "exit codes:" in r.out
+    for command in COMMANDS:
+        r = hv(capsys, command, "--help")
+        assert r.code == 0, command
+        assert f"usage: harmony-vocab {command}" in r.out and "2  usage error" in r.out
+    assert '"attempts"' in hv(capsys, "resolve", "--help").out  # the JSON shape is documented
+    assert '"network_needed"' in hv(capsys, "doctor", "--help").out
+    assert "exit codes:" in (cli.__doc__ or "").lower()
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["nope"], ["path"], ["path", "p50k_base"], ["resolve", "o200k"], ["export"],
+    ["resolve", "o200k_base", "--vocab-path", "a", "--vocab-dir", "b"], ["env", "--format", "csh"],
+    ["export", "d", "--layout", "nested"], ["fetch", "gpt2"], ["verify", "--name", "x"],
+])
+def test_bad_usage_exits_2_with_one_line(capsys: pytest.CaptureFixture, argv: List[str]) -> None:
+    r = hv(capsys, *argv)
+    assert r.code == 2
+    assert r.out == ""
+    assert len(r.err.strip().splitlines()) == 1
+    assert r.err.startswith("harmony-vocab") and "error:" in r.err and "--help" in r.err
+
+
+def test_unknown_vocab_names_the_known_ones(capsys: pytest.CaptureFixture) -> None:
+    r = hv(capsys, "path", "p50k_base")
+    assert "unknown vocab name 'p50k_base': expected one of o200k_base, cl100k_base" in r.err
+
+
+# ------------------------------------------------------------------------------ path / resolve
+
+def test_path_prints_only_the_selected_path(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
+    r = hv(capsys, "path", "o200k_base")
+    assert (r.code, r.out, r.err) == (0, f"{package / 'o200k_base.tiktoken'}\n", "")
+    assert hv(capsys, "path", "cl100k_base.tiktoken").out == f"{package / 'cl100k_base.tiktoken'}\n"
+
+
+def test_path_follows_the_environment_and_bundled_ignores_it(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = tmp_path / "own.tiktoken"
+    own.write_bytes(synthetic["o200k_base"][1])
+    monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(own))
+    assert hv(capsys, "path", "o200k_base").out == f"{own}\n"
+    assert hv(capsys, "path", "o200k_base", "--bundled").out == f"{package / 'o200k_base.tiktoken'}\n"
+
+
+def test_path_with_nothing_found_lists_every_attempt(capsys: pytest.CaptureFixture, synthetic: Synthetic) -> None:
+    r = hv(capsys, "path", "o200k_base")
+    assert r.code == 1 and r.out == ""
+    lines = r.err.splitlines()
+    assert lines[0] == "harmony-vocab: error: no verified copy of the o200k_base vocab found. Places tried, in order:"
+    for tier in ("explicit", "environment", "model", "package", "cache", "download"):
+        assert f"[{tier}]" in r.err
+    assert "HARMONY_VOCAB_ALLOW_DOWNLOAD=1" in r.err
+    r = hv(capsys, "path", "o200k_base", "--bundled")
+    assert r.code == 1 and "reinstall harmony-vocab" in r.err and len(r.err.splitlines()) == 1
+
+
+def test_resolve_text_and_json(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
+    r = hv(capsys, "resolve", "o200k_base")
+    assert r.code == 0
+    assert r.out.splitlines()[0] == f"o200k_base: package {package / 'o200k_base.tiktoken'}"
+    assert "  1. [explicit] vocab_path / vocab_dir: not given" in r.out
+    data = hv(capsys, "resolve", "cl100k_base", "--json").json()
+    pin = synthetic["cl100k_base"][0]
+    assert data == {
+        "name": "cl100k_base", "ok": True, "tier": "package", "path": str(package / pin.file),
+        "file": pin.file, "sha256": pin.sha256, "size": pin.size, "attempts": data["attempts"], "error": None,
+    }
+    assert [a["tier"] for a in data["attempts"]] == ["explicit", "environment", "environment", "model", "package"]
+    assert data["attempts"][-1] == {"tier": "package", "place": str(package / pin.file), "outcome": "verified", "ok": True}
+
+
+def test_resolve_explicit_model_and_failures(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path
+) -> None:
+    pin, data = synthetic["o200k_base"]
+    (tmp_path / "m" / "original").mkdir(parents=True)
+    (tmp_path / "m" / "original" / pin.file).write_bytes(data)
+    out = hv(capsys, "resolve", "o200k_base", "--model-dir", str(tmp_path / "m"), "--json").json()
+    assert (out["tier"], out["path"]) == ("model", str(tmp_path / "m" / "original" / pin.file))
+    out = hv(capsys, "resolve", "o200k_base", "--vocab-dir", str(tmp_path / "m" / "original"), "--json").json()
+    assert out["tier"] == "explicit"
+
+    bad = tmp_path / "bad.tiktoken"
+    bad.write_bytes(flipped(data))
+    r = hv(capsys, "resolve", "o200k_base", "--vocab-path", str(bad), "--json")
+    assert r.code == 1
+    out = r.json()
+    assert out["ok"] is False and out["tier"] is None and out["path"] is None
+    assert out["attempts"] == [{"tier": "explicit", "place": str(bad), "ok": False,
+                                "outcome": out["attempts"][0]["outcome"]}]
+    assert out["attempts"][0]["outcome"].startswith(f"sha256 mismatch: expected {pin.sha256}, got ")
+    assert r.err.count("\n") == 1 and str(bad) in r.err and "replace it with a verified copy" in r.err
+
+    r = hv(capsys, "resolve", "o200k_base", "--vocab-path", str(tmp_path / "missing"))
+    assert r.code == 1 and r.out == ""
+    assert f"[explicit] vocab_path={tmp_path / 'missing'}: missing" in r.err
+
+
+def test_resolve_json_when_every_tier_fails(capsys: pytest.CaptureFixture, synthetic: Synthetic) -> None:
+    r = hv(capsys, "resolve", "o200k_base", "--json")
+    assert r.code == 1
+    out = r.json()
+    assert out["ok"] is False and out["path"] is None
+    assert [a["tier"] for a in out["attempts"]][-2:] == ["cache", "download"]
+    assert "To fix, do one of" in out["error"]
+    assert r.err.splitlines() == ["harmony-vocab: error: no verified copy of the o200k_base vocab found. "
+                                  "Places tried, in order:"]
+
+
+# ------------------------------------------------------------------------------ verify
+
+def test_verify_files_by_name_cache_name_and_size(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
+    pin, data = synthetic["cl100k_base"]
+    named = tmp_path / pin.file
+    cached = tmp_path / url_cache_name(pin.canonical_url)
+    renamed = tmp_path / "whatever.bin"
+    for path in (named, cached, renamed):
+        path.write_bytes(data)
+    r = hv(capsys, "verify", str(named), str(cached), str(renamed), "--json")
+    assert r.code == 0, r.err
+    checks = r.json()["checks"]
+    assert r.json()["ok"] is True
+    assert [(c["name"], c["status"], c["tier"]) for c in checks] == [("cl100k_base", "ok", None)] * 3
+    assert hv(capsys, "verify", "--name", "cl100k_base", str(renamed)).code == 0
+
+
+@pytest.mark.parametrize("case", ["flipped", "truncated", "missing", "empty dir", "wrong name", "unknown size"])
+def test_verify_failures_exit_1(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path, case: str) -> None:
+    pin, data = synthetic["o200k_base"]
+    target = tmp_path / pin.file
+    expected = {
+        "flipped": f"sha256 mismatch: expected {pin.sha256}",
+        "truncated": f"size mismatch: expected {pin.size} bytes, got {pin.size - 1}",
+        "missing": "missing",
+        "empty dir": "holds no vocab file: expected o200k_base.tiktoken or cl100k_base.tiktoken",
+        "wrong name": "size mismatch",
+        "unknown size": "matches no pinned vocab",
+    }[case]
+    if case == "flipped":
+        target.write_bytes(flipped(data))
+    elif case == "truncated":
+        target.write_bytes(data[:-1])
+    elif case == "empty dir":
+        target = tmp_path / "empty"
+        target.mkdir()
+    elif case == "wrong name":
+        target = tmp_path / "cl100k_base.tiktoken"
+        target.write_bytes(data)
+    elif case == "unknown size":
+        target = tmp_path / "vocab.bin"
+        target.write_bytes(b"x" * 7)
+    r = hv(capsys, "verify", str(target))
+    assert r.code == 1
+    assert r.out.startswith("FAILED") and expected in r.out
+    assert len(r.err.splitlines()) == 1 and str(target) in r.err and expected in r.err
+
+
+def test_verify_directory_searches_model_subdirs_and_tokenizer_json(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path
+) -> None:
+    from harmony_vocab.tokenizer_json import to_tokenizer_json
+
+    pin, data = synthetic["o200k_base"]
+    (tmp_path / "m" / "tokenizer").mkdir(parents=True)
+    (tmp_path / "m" / "tokenizer" / pin.file).write_bytes(data)
+    r = hv(capsys, "verify", str(tmp_path / "m"), "--json")
+    assert r.code == 0 and [c["name"] for c in r.json()["checks"]] == ["o200k_base"]
+
+    (tmp_path / "hf").mkdir()
+    (tmp_path / "hf" / "tokenizer.json").write_text(json.dumps(to_tokenizer_json(data)))
+    r = hv(capsys, "verify", str(tmp_path / "hf"), "--json")
+    assert r.code == 0, r.out
+    assert r.json()["checks"][0]["detail"] == "rebuilds into the pinned o200k_base vocab"
+    changed = to_tokenizer_json(data)
+    vocab = changed["model"]["vocab"]  # type: ignore[index]
+    last = max(vocab, key=vocab.get)
+    vocab[last + "x"] = vocab.pop(last)
+    (tmp_path / "hf" / "tokenizer.json").write_text(json.dumps(changed))
+    r = hv(capsys, "verify", str(tmp_path / "hf"))
+    assert r.code == 1 and "tokenizer.json" in r.err
+
+
+def test_verify_without_arguments_checks_every_tier_that_is_set(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin, data = synthetic["o200k_base"]
+    r = hv(capsys, "verify", "--json")
+    assert r.code == 0
+    tiers = {(c["tier"], c["status"]) for c in r.json()["checks"]}
+    assert tiers == {("package", "ok"), ("cache", "absent")}
+
+    harmony_cache = tmp_path / "rs-cache"
+    harmony_cache.mkdir()
+    (harmony_cache / url_cache_name(pin.canonical_url)).write_bytes(data)
+    monkeypatch.setenv("TIKTOKEN_RS_CACHE_DIR", str(harmony_cache))
+    env_file = tmp_path / "env.tiktoken"
+    env_file.write_bytes(flipped(data))
+    monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(env_file))
+    monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(tmp_path / "no-model"))
+    r = hv(capsys, "verify", "--json")
+    assert r.code == 1
+    checks = r.json()["checks"]
+    assert {"tier": "environment", "name": "o200k_base", "path": str(env_file), "status": "failed",
+            "detail": checks[2]["detail"]} == checks[2]
+    assert checks[3]["tier"] == "model" and checks[3]["status"] == "failed"
+    assert {"tier": "cache", "name": "o200k_base", "status": "ok",
+            "path": str(harmony_cache / url_cache_name(pin.canonical_url))}.items() <= \
+        [c for c in checks if c["tier"] == "cache" and c["status"] == "ok"][0].items()
+    assert "2 of" in r.err
+
+
+# ------------------------------------------------------------------------------ export
+
+def test_export_flat_writes_verified_files_and_sha256sums(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    r = hv(capsys, "export", str(dest))
+    assert r.code == 0, r.err
+    for name, (pin, data) in synthetic.items():
+        assert (dest / pin.file).read_bytes() == data
+    sums = (dest / "SHA256SUMS").read_text()
+    assert sums == "".join(f"{synthetic[n][0].sha256}  {synthetic[n][0].file}\n" for n in sorted(synthetic, key=lambda n: synthetic[n][0].file))
+    if shutil.which("sha256sum"):
+        check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=dest, capture_output=True, text=True)
+        assert check.returncode == 0 and check.stdout.count(": OK") == 2
+    assert not [p for p in dest.iterdir() if p.name.endswith(".part")]
+    assert [line.split()[0] for line in r.out.splitlines()] == ["written"] * 3
+    # Again: nothing to do.
+    r = hv(capsys, "export", str(dest))
+    assert [line.split()[0] for line in r.out.splitlines()] == ["unchanged"] * 3
+
+
+def test_export_encodings_layout_is_found_as_a_model_dir(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "model"
+    assert hv(capsys, "export", str(dest), "--layout", "encodings", "--name", "o200k_base").code == 0
+    assert sorted(p.name for p in (dest / "encodings").iterdir()) == ["SHA256SUMS", "o200k_base.tiktoken"]
+    out = hv(capsys, "resolve", "o200k_base", "--model-dir", str(dest), "--json").json()
+    assert (out["tier"], out["path"]) == ("model", str(dest / "encodings" / "o200k_base.tiktoken"))
+    # Adding the other vocab later keeps the first one's line.
+    assert hv(capsys, "export", str(dest), "--layout", "encodings", "--name", "cl100k_base").code == 0
+    assert len((dest / "encodings" / "SHA256SUMS").read_text().splitlines()) == 2
+
+
+def test_export_refuses_to_overwrite_a_different_file_without_force(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "out"
+    dest.mkdir()
+    other = dest / "o200k_base.tiktoken"
+    other.write_bytes(b"someone else's file\n")
+    r = hv(capsys, "export", str(dest))
+    assert r.code == 1 and r.out == ""
+    assert len(r.err.splitlines()) == 1 and str(other) in r.err and "--force" in r.err
+    assert other.read_bytes() == b"someone else's file\n"
+    assert sorted(p.name for p in dest.iterdir()) == ["o200k_base.tiktoken"]  # nothing written at all
+    (dest / "SHA256SUMS").write_text("not a sums file\n")
+    r = hv(capsys, "export", str(dest), "--force")
+    assert r.code == 0, r.err
+    assert other.read_bytes() == synthetic["o200k_base"][1]
+    assert "not a sums file" not in (dest / "SHA256SUMS").read_text()
+
+
+def test_export_of_a_vocab_found_nowhere_exits_1(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
+    r = hv(capsys, "export", str(tmp_path / "out"))
+    assert r.code == 1 and "no verified copy" in r.err
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------ env
+
+WEIRD = "dir with space, 'quote', \"dq\", $HOME and \\backslash"
+
+
+def test_env_sh_round_trips_through_a_shell(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path) -> None:
+    directory = tmp_path / WEIRD
+    bundle(synthetic, directory)
+    r = hv(capsys, "env", "--dir", str(directory))
+    assert r.code == 0, r.err
+    shell = subprocess.run(["sh", "-c", r.out + 'printf "%s\\n%s\\n" "$TIKTOKEN_ENCODINGS_BASE" "$HARMONY_VOCAB_AUTOREGISTER"'],
+                           capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]})
+    assert shell.stdout.splitlines() == [str(directory), "0"]
+    # Default: the bundled directory.
+    assert hv(capsys, "env").out == f"export TIKTOKEN_ENCODINGS_BASE={package}\nexport HARMONY_VOCAB_AUTOREGISTER=0\n"
+
+
+def test_env_fish_dockerfile_json(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
+    directory = tmp_path / WEIRD
+    bundle(synthetic, directory, "o200k_base")
+    r = hv(capsys, "env", "--dir", str(directory), "--format", "fish")
+    assert r.code == 0
+    fish_quoted = str(directory).replace("\\", "\\\\").replace("'", "\\'")
+    assert r.out.splitlines()[0] == f"set -gx TIKTOKEN_ENCODINGS_BASE '{fish_quoted}'"
+    assert "warning" in r.err and "cl100k_base" in r.err  # absent, but not required
+    if shutil.which("fish"):
+        shell = subprocess.run(["fish", "-c", r.out + "echo $TIKTOKEN_ENCODINGS_BASE"], capture_output=True, text=True)
+        assert shell.stdout.strip() == str(directory)
+    r = hv(capsys, "env", "--dir", str(directory), "--format", "dockerfile")
+    escaped = str(directory).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    assert r.out.splitlines() == [f'ENV TIKTOKEN_ENCODINGS_BASE="{escaped}"', 'ENV HARMONY_VOCAB_AUTOREGISTER="0"']
+    data = hv(capsys, "env", "--dir", str(directory), "--format", "json").json()
+    assert data == {
+        "directory": str(directory),
+        "variables": {"TIKTOKEN_ENCODINGS_BASE": str(directory), "HARMONY_VOCAB_AUTOREGISTER": "0"},
+        "vocabs": {"o200k_base": str(directory / "o200k_base.tiktoken"), "cl100k_base": None},
+    }
+
+
+def test_env_refuses_a_directory_that_would_not_work(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
+    r = hv(capsys, "env", "--dir", str(tmp_path / "nowhere"))
+    assert r.code == 1 and r.out == "" and "not a directory" in r.err and "export" in r.err
+    bundle(synthetic, tmp_path / "only-cl", "cl100k_base")
+    r = hv(capsys, "env", "--dir", str(tmp_path / "only-cl"))
+    assert r.code == 1 and "o200k_base.tiktoken: missing" in r.err
+    (tmp_path / "only-cl" / "o200k_base.tiktoken").write_bytes(flipped(synthetic["o200k_base"][1]))
+    r = hv(capsys, "env", "--dir", str(tmp_path / "only-cl"))
+    assert r.code == 1 and "sha256 mismatch" in r.err
+
+
+# ------------------------------------------------------------------------------ seed-cache
+
+def test_seed_cache_into_given_and_default_dirs(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = hv(capsys, "seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "cl100k_base")
+    assert r.code == 0, r.err
+    pin, data = synthetic["cl100k_base"]
+    assert [p.name for p in (tmp_path / "tk").iterdir()] == [url_cache_name(pin.canonical_url)]
+    assert (tmp_path / "tk" / url_cache_name(pin.canonical_url)).read_bytes() == data
+    assert not (tmp_path / "rs").exists()
+
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk2"))
+    monkeypatch.setenv("TIKTOKEN_RS_CACHE_DIR", str(tmp_path / "rs"))
+    r = hv(capsys, "seed-cache")
+    assert r.code == 0
+    assert len(r.out.splitlines()) == 4
+    for name, (pin, data) in synthetic.items():
+        for directory in ("tk2", "rs"):
+            assert (tmp_path / directory / url_cache_name(pin.canonical_url)).read_bytes() == data
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
+    r = hv(capsys, "seed-cache")
+    assert r.code == 1 and "--tiktoken DIR" in r.err
+
+
+# ------------------------------------------------------------------------------ fetch
+
+@pytest.fixture
+def served(synthetic: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Synthetic:
+    """Pins whose every URL is on the local server (so nothing ever leaves 127.0.0.1); the
+    mirror variable points at /mirror/."""
+    for name, (pin, data) in list(synthetic.items()):
+        local = make_pin(name, data, urls=[httpserver.url_for(f"/canonical/{pin.file}")])
+        monkeypatch.setitem(PINS, name, local)
+        synthetic[name] = (local, data)
+        httpserver.expect_request(f"/mirror/{pin.file}").respond_with_data(data)
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", httpserver.url_for("/mirror/"))
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
+    return synthetic
+
+
+def test_fetch_downloads_quietly_into_the_cache(capsys: pytest.CaptureFixture, served: Synthetic, tmp_path: Path, httpserver: HTTPServer) -> None:
+    r = hv(capsys, "fetch")
+    assert r.code == 0, r.err
+    assert r.err == ""
+    expected = [str(tmp_path / "cache" / served[n][0].file) for n in served]
+    assert r.out.splitlines() == expected
+    for name, (pin, data) in served.items():
+        assert (tmp_path / "cache" / pin.file).read_bytes() == data
+    requests_made = len(httpserver.log)
+    assert hv(capsys, "fetch", "o200k_base").out.splitlines() == expected[:1]
+    assert len(httpserver.log) == requests_made  # already verified in the cache: no request
+    assert hv(capsys, "fetch", "o200k_base", "--force").code == 0
+    assert len(httpserver.log) == requests_made + 1
+
+
+def test_fetch_shows_progress_on_a_terminal(served: Synthetic, tmp_path: Path) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out, err = io.StringIO(), Tty()
+    assert cli.main(["fetch", "cl100k_base"], stdout=out, stderr=err) == 0
+    assert "\rcl100k_base:" in err.getvalue() and "100%" in err.getvalue()
+    assert out.getvalue() == f"{tmp_path / 'cache' / 'cl100k_base.tiktoken'}\n"
+
+
+def test_fetch_failure_exits_1_and_names_every_url(
+    capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", httpserver.url_for("/nothing-here/"))
+    monkeypatch.setattr("harmony_vocab.fetch.TRIES", 1)
+    r = hv(capsys, "fetch", "o200k_base")
+    assert r.code == 1 and r.out == ""
+    assert "could not download a verified o200k_base.tiktoken" in r.err
+    assert "/nothing-here/o200k_base.tiktoken" in r.err and "/canonical/o200k_base.tiktoken" in r.err
+    assert not (tmp_path / "cache" / "o200k_base.tiktoken").exists()
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", "ftp://mirror")
+    r = hv(capsys, "fetch", "o200k_base")
+    assert r.code == 1 and "HARMONY_VOCAB_BASE_URL='ftp://mirror' is not a URL" in r.err
+
+
+# ------------------------------------------------------------------------------ doctor
+
+def test_doctor_json_shape(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
+    assert hv(capsys, "seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "o200k_base").code == 0
+    r = hv(capsys, "doctor", "--json")
+    assert r.code == 0, r.out
+    report = r.json()
+    assert set(report) == {"harmony_vocab", "python", "packages", "registration", "download", "vocabs"}
+    assert report["harmony_vocab"]["version"] == harmony_vocab.__version__
+    assert set(report["packages"]) == {"openai-harmony", "tiktoken", "requests"}
+    assert set(report["registration"]) == {
+        "pth_installed", "pth_path", "ran_at_startup", "autoregister", "enabled", "tiktoken_encodings_base",
+        "set_by_registration", "registered_tier", "startup_selection"}
+    assert report["download"]["allowed"] is False
+    o200k = report["vocabs"]["o200k_base"]
+    assert (o200k["ok"], o200k["tier"], o200k["network_needed"]) == (True, "package", False)
+    assert o200k["tiktoken"]["status"] == "offline"
+    assert report["vocabs"]["cl100k_base"]["tiktoken"]["status"] == "network"
+    assert o200k["openai_harmony"]["status"] == "network"  # no TIKTOKEN_ENCODINGS_BASE, empty rs cache
+    assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ  # doctor did not register in this process
+
+
+def test_doctor_exit_1_when_network_would_be_needed(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
+    (package / "cl100k_base.tiktoken").unlink()
+    r = hv(capsys, "doctor")
+    assert r.code == 1
+    assert "cl100k_base  NOT FOUND" in r.out and "harmony-vocab fetch cl100k_base" in r.out
+    report = hv(capsys, "doctor", "--json").json()
+    assert report["vocabs"]["cl100k_base"]["network_needed"] is True
+    assert report["vocabs"]["o200k_base"]["network_needed"] is False
+
+
+# ============================================================================== the installed wheel
+
+def hvw(venv: Path, home: Path, *argv: str, code: int = 0, **env: str) -> subprocess.CompletedProcess:
+    """Run the installed console script in a clean environment; check its exit code."""
+    proc = run([venv / "bin" / "harmony-vocab", *argv], env=clean_env(home, **env), check=False)
+    assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def site_data(venv: Path) -> Path:
+    (data,) = venv.glob("lib/python*/site-packages/harmony_vocab/data")
+    return data
+
+
+@pytest.mark.integration
+def test_wheel_version_help_and_module(wheel_venv: Path, tmp_path: Path) -> None:
+    out = hvw(wheel_venv, tmp_path, "--version").stdout
+    assert out.strip() == f"harmony-vocab {harmony_vocab.__version__}"
+    proc = run([venv_python(wheel_venv), "-m", "harmony_vocab", "--version"], env=clean_env(tmp_path))
+    assert proc.stdout == out
+    for command in COMMANDS:
+        assert "exit codes:" in hvw(wheel_venv, tmp_path, command, "--help").stdout
+
+
+@pytest.mark.integration
+def test_wheel_path_resolve_and_bad_usage(wheel_venv: Path, tmp_path: Path) -> None:
+    data = site_data(wheel_venv)
+    for name, pin in PINS.items():
+        out = hvw(wheel_venv, tmp_path, "path", name).stdout
+        assert out == f"{data / pin.file}\n"
+        assert hashlib.sha256(Path(out.strip()).read_bytes()).hexdigest() == pin.sha256
+        assert hvw(wheel_venv, tmp_path, "path", name, "--bundled").stdout == out
+    # The .pth registered the package directory: it counts as the package tier, not environment.
+    result = json.loads(hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--json").stdout)
+    assert (result["ok"], result["tier"], result["path"]) == (True, "package", str(data / "o200k_base.tiktoken"))
+    assert result["sha256"] == PINS["o200k_base"].sha256
+    assert "set by harmony-vocab's registration" in result["attempts"][2]["outcome"]
+
+    proc = hvw(wheel_venv, tmp_path, "resolve", "gpt2", code=2)
+    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and "unknown vocab name 'gpt2'" in proc.stderr
+    proc = hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--vocab-path", str(tmp_path / "nope"), code=1)
+    assert "Traceback" not in proc.stderr and "[explicit]" in proc.stderr and "missing" in proc.stderr
+    bad = tmp_path / "bad.tiktoken"
+    bad.write_bytes(b"x" * PINS["o200k_base"].size)
+    proc = hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--vocab-path", str(bad), code=1)
+    assert proc.stderr.count("\n") == 1 and f"expected {PINS['o200k_base'].sha256}" in proc.stderr
+
+
+@pytest.mark.integration
+def test_wheel_resolve_when_every_tier_fails(dist: Dict[str, Path], make_venv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A damaged installation (bundled file truncated) with every other tier set and failing:
+    exit 1, one error line, then every place tried, in order, and what to do."""
+    venv = make_venv(str(dist["wheel"]))
+    bundled = site_data(venv) / "o200k_base.tiktoken"
+    bundled.write_bytes(bundled.read_bytes()[:1000])
+    bad_env = tmp_path / "env.tiktoken"
+    bad_env.write_bytes(b"truncated")
+    env = dict(HARMONY_VOCAB_O200K_BASE=str(bad_env), HARMONY_VOCAB_MODEL_DIR=str(tmp_path / "none"),
+               TIKTOKEN_ENCODINGS_BASE=str(tmp_path), HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "cache"))
+    proc = hvw(venv, tmp_path, "resolve", "o200k_base", code=1, **env)
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "harmony-vocab: error: no verified copy of the o200k_base vocab found. Places tried, in order:"
+    assert "[package]" in proc.stderr and "size mismatch: expected 3613922 bytes, got 1000" in proc.stderr
+    numbered = [line.split("]")[0].split("[")[1] for line in lines[1:] if line.lstrip()[:1].isdigit()]
+    assert numbered == ["explicit", "environment", "environment", "model", "package", "cache", "cache",
+                        "cache", "download"]
+    assert "[download] https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken: not allowed" in proc.stderr
+    assert "Traceback" not in proc.stderr and "To fix, do one of" in proc.stderr
+    result = json.loads(hvw(venv, tmp_path, "resolve", "o200k_base", "--json", code=1, **env).stdout)
+    assert [a["tier"] for a in result["attempts"]][:3] == ["explicit", "environment", "environment"]
+    assert not any(a["ok"] for a in result["attempts"])
+    assert hvw(venv, tmp_path, "verify", code=1, **env).stdout.count("FAILED") >= 3
+    assert json.loads(hvw(venv, tmp_path, "doctor", "--json", code=1, **env).stdout)["vocabs"]["o200k_base"]["network_needed"] is True
+
+
+@pytest.mark.integration
+def test_wheel_verify(wheel_venv: Path, tmp_path: Path) -> None:
+    out = hvw(wheel_venv, tmp_path, "verify").stdout
+    assert out.count("ok      ") == 2 and "[package]" in out
+    checks = json.loads(hvw(wheel_venv, tmp_path, "verify", str(SHARED_VOCAB), "--json").stdout)["checks"]
+    assert {c["name"] for c in checks if c["status"] == "ok"} == set(PINS)
+    bad = tmp_path / "o200k_base.tiktoken"
+    bad.write_bytes((SHARED_VOCAB / "o200k_base.tiktoken").read_bytes()[:-1] + b"\r")
+    proc = hvw(wheel_venv, tmp_path, "verify", str(bad), code=1)
+    assert "sha256 mismatch" in proc.stdout and "sha256 mismatch" in proc.stderr
+    (tmp_path / "empty").mkdir()
+    proc = hvw(wheel_venv, tmp_path, "verify", str(tmp_path / "empty"), code=1)
+    assert "holds no vocab file" in proc.stderr
+    hvw(wheel_venv, tmp_path, "verify", str(tmp_path / "missing.tiktoken"), code=1)
+    proc = hvw(wheel_venv, tmp_path, "verify", code=1, HARMONY_VOCAB_O200K_BASE=str(bad))
+    assert "[environment]" in proc.stdout
+
+
+@pytest.mark.integration
+def test_wheel_export_then_model_dir_resolution(wheel_venv: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "mirror"
+    hvw(wheel_venv, tmp_path, "export", str(dest), "--layout", "encodings")
+    check = run(["sha256sum", "-c", "SHA256SUMS"], cwd=dest / "encodings")
+    assert check.stdout.count(": OK") == 2
+    for name in PINS:
+        result = json.loads(hvw(wheel_venv, tmp_path, "resolve", name, "--model-dir", str(dest), "--json").stdout)
+        assert (result["tier"], result["path"]) == ("model", str(dest / "encodings" / f"{name}.tiktoken"))
+    # Onto a different file: refused, exit 1, untouched; --force replaces it.
+    target = dest / "encodings" / "cl100k_base.tiktoken"
+    target.write_bytes(b"local edit\n")
+    proc = hvw(wheel_venv, tmp_path, "export", str(dest), "--layout", "encodings", code=1)
+    assert "--force" in proc.stderr and str(target) in proc.stderr
+    assert target.read_bytes() == b"local edit\n"
+    hvw(wheel_venv, tmp_path, "export", str(dest), "--layout", "encodings", "--force")
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == PINS["cl100k_base"].sha256
+
+
+@pytest.mark.integration
+def test_wheel_env_makes_unmodified_openai_harmony_load_an_exported_dir(full_venv: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "vocab dir"
+    hvw(full_venv, tmp_path, "export", str(dest))
+    data = json.loads(hvw(full_venv, tmp_path, "env", "--format", "json").stdout)
+    assert data["directory"] == str(site_data(full_venv))
+    assert data["variables"]["HARMONY_VOCAB_AUTOREGISTER"] == "0"
+    settings = hvw(full_venv, tmp_path, "env", "--dir", str(dest)).stdout
+    script = (
+        "import os\n"
+        "from openai_harmony import HarmonyEncodingName, load_harmony_encoding\n"
+        "enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)\n"
+        "print(os.environ['TIKTOKEN_ENCODINGS_BASE'], len(enc.encode('hello world')))\n"
+    )
+    cmd = f'{settings}\nexec "{venv_python(full_venv)}" -c "$1"'
+    proc = run(offline(["sh", "-c", cmd, "sh", script]), env=clean_env(tmp_path))
+    assert proc.stdout.rsplit(" ", 1) == [str(dest), "2\n"]
+
+
+@pytest.mark.integration
+def test_wheel_seed_cache_serves_unmodified_tiktoken_and_openai_harmony_offline(full_venv: Path, tmp_path: Path) -> None:
+    tk, rs = tmp_path / "tiktoken-cache", tmp_path / "harmony-cache"
+    out = hvw(full_venv, tmp_path, "seed-cache", "--tiktoken", str(tk), "--harmony", str(rs)).stdout
+    assert len(out.splitlines()) == 4
+    for pin in PINS.values():
+        for directory in (tk, rs):
+            assert hashlib.sha256((directory / url_cache_name(pin.canonical_url)).read_bytes()).hexdigest() == pin.sha256
+    tiktoken_code = "import tiktoken; print(tiktoken.get_encoding('cl100k_base').encode('hello world'))"
+    proc = run(offline([venv_python(full_venv), "-c", tiktoken_code]),
+               env=clean_env(tmp_path, TIKTOKEN_CACHE_DIR=str(tk)))
+    assert proc.stdout.strip() == "[15339, 1917]"
+    harmony_code = textwrap.dedent("""
+        import os
+        from openai_harmony import HarmonyEncodingName, load_harmony_encoding
+        assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+        enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+        print(enc.decode_utf8(enc.encode("hello world")))
+    """)
+    proc = run(offline([venv_python(full_venv), "-c", harmony_code]),
+               env=clean_env(tmp_path, TIKTOKEN_RS_CACHE_DIR=str(rs), HARMONY_VOCAB_AUTOREGISTER="0"))
+    assert proc.stdout.strip() == "hello world"
+    # And the same command with the default places, driven by the variables.
+    out = hvw(full_venv, tmp_path, "seed-cache", TIKTOKEN_CACHE_DIR=str(tmp_path / "tk2"),
+              TIKTOKEN_RS_CACHE_DIR=str(tmp_path / "rs2")).stdout
+    assert str(tmp_path / "tk2") in out and str(tmp_path / "rs2") in out
+
+
+@pytest.mark.integration
+def test_wheel_fetch_from_a_local_mirror(full_venv: Path, tmp_path: Path, httpserver: HTTPServer) -> None:
+    data = site_data(full_venv)
+    for pin in PINS.values():
+        httpserver.expect_request(f"/mirror/{pin.file}").respond_with_data((data / pin.file).read_bytes())
+    cache = tmp_path / "hv-cache"
+    env = dict(HARMONY_VOCAB_BASE_URL=httpserver.url_for("/mirror/"), HARMONY_VOCAB_CACHE_DIR=str(cache))
+    proc = hvw(full_venv, tmp_path, "fetch", **env)
+    assert proc.stdout.splitlines() == [str(cache / pin.file) for pin in PINS.values()]
+    assert proc.stderr == ""  # not a terminal: quiet
+    for pin in PINS.values():
+        assert hashlib.sha256((cache / pin.file).read_bytes()).hexdigest() == pin.sha256
+    assert {entry[0].path for entry in httpserver.log} == {f"/mirror/{pin.file}" for pin in PINS.values()}
+    # The cache tier then serves a lookup that does not see the package tier... verify reports it.
+    out = json.loads(hvw(full_venv, tmp_path, "verify", "--json", **env).stdout)["checks"]
+    assert sum(1 for c in out if c["tier"] == "cache" and c["status"] == "ok") == 2
+
+
+@pytest.mark.integration
+def test_wheel_fetch_without_requests_names_the_extra(wheel_venv: Path, tmp_path: Path) -> None:
+    proc = hvw(wheel_venv, tmp_path, "fetch", "o200k_base", code=1,
+               HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "c"), HARMONY_VOCAB_BASE_URL="http://127.0.0.1:9/")
+    assert proc.stderr.strip() == ("harmony-vocab: error: downloading vocab files needs the 'requests' package, "
+                                   "which is not installed: pip install 'harmony-vocab[download]'")
+
+
+@pytest.mark.integration
+def test_wheel_doctor(full_venv: Path, tmp_path: Path) -> None:
+    text = hvw(full_venv, tmp_path, "doctor").stdout
+    assert text.startswith(f"harmony-vocab {harmony_vocab.__version__} at ")
+    assert "openai-harmony 0.0.8" in text and "no network needed" in text
+    report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json").stdout)
+    data = site_data(full_venv)
+    assert report["harmony_vocab"]["location"] == str(data.parent)
+    assert report["packages"]["openai-harmony"] == "0.0.8" and report["packages"]["tiktoken"]
+    reg = report["registration"]
+    assert (reg["pth_installed"], reg["ran_at_startup"], reg["enabled"], reg["set_by_registration"]) == (True, True, True, True)
+    assert (reg["tiktoken_encodings_base"], reg["registered_tier"]) == (str(data), "package")
+    assert reg["startup_selection"] == {"tier": "package", "directory": str(data)}
+    for name, vocab in report["vocabs"].items():
+        assert (vocab["ok"], vocab["tier"], vocab["network_needed"]) == (True, "package", False)
+        assert vocab["openai_harmony"]["status"] == "offline"
+        assert vocab["tiktoken"]["status"] == "network"
+    # Registration switched off: openai-harmony would download; harmony-vocab itself still works.
+    report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json", HARMONY_VOCAB_AUTOREGISTER="0").stdout)
+    reg = report["registration"]
+    assert (reg["enabled"], reg["tiktoken_encodings_base"], reg["set_by_registration"]) == (False, None, False)
+    assert report["vocabs"]["o200k_base"]["openai_harmony"]["status"] == "network"
+    assert report["vocabs"]["o200k_base"]["network_needed"] is False
