@@ -34,7 +34,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 PROG = "harmony-vocab"
 
@@ -507,7 +507,7 @@ def cmd_seed_cache(args: argparse.Namespace, io: _Io) -> int:
     from .seed import seed_harmony_cache, seed_tiktoken_cache
 
     names = args.names or list(VOCABS)
-    targets: List[tuple] = []
+    targets: List[Tuple[str, Path]] = []
     if args.tiktoken is None and args.harmony is None:
         tiktoken_dir = tiktoken_cache_dir()
         if tiktoken_dir is None:
@@ -626,7 +626,7 @@ def _import_startup_directory() -> Callable[..., Any]:
             del os.environ[loc.ENV_AUTOREGISTER]
         else:
             os.environ[loc.ENV_AUTOREGISTER] = saved
-    return startup_directory  # type: ignore[no-any-return]
+    return startup_directory
 
 
 def doctor_report(pth_ran: bool) -> Dict[str, Any]:
