@@ -9,9 +9,9 @@ a ratio against a baseline taken in the same run, with subject and baseline runs
 prints one table and writes the results as JSON (default bench/results.json).
 
 Venvs:
-  venv-build     build, hatchling, requests: builds the wheels (``--no-isolation``, so offline)
-  venv-subject   the wheel + openai-harmony==0.0.8 + tiktoken + certifi
-  venv-baseline  the same packages at the same versions, without harmony-vocab
+  venv-build-<python>     build, hatchling, requests: builds the wheels (``--no-isolation``: offline)
+  venv-subject-<python>   the wheel + openai-harmony==0.0.8 + tiktoken + certifi
+  venv-baseline-<python>  the same packages at the same versions, without harmony-vocab
 
 Only venv creation uses a package index. Every measured process runs with a clean environment
 (no HARMONY_VOCAB_*, TIKTOKEN_*, HF_*, PYTHON* variables; HOME and TMPDIR inside bench/.work/)
@@ -23,6 +23,7 @@ Stdlib only, Python 3.9+.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import io
@@ -39,7 +40,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -69,7 +70,31 @@ STEERING_PREFIXES = ("HARMONY_VOCAB_", "TIKTOKEN_", "DATA_GYM_", "HF_", "XDG_CAC
 # ------------------------------------------------------------------------------------ utilities
 
 class SetupError(Exception):
-    """The benchmark cannot set itself up (no vocab mirror, a venv that cannot be created...)."""
+    """The benchmark cannot set itself up (no vocab mirror, a wheel that does not build...)."""
+
+
+class VenvError(SetupError):
+    """A venv's packages cannot be installed (no package index reachable?)."""
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock` (POSIX): two runs never share bench/.work/ at once."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking
+        yield
+        return
+    with open(lock, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            log(f"waiting for another run to release {lock}")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def log(message: str) -> None:
@@ -274,6 +299,7 @@ class Setup:
     empty_project: Path
     offline: List[str]
     versions: Dict[str, str]
+    python_version: str
 
     def env(self, **extra: str) -> Dict[str, str]:
         return clean_env(self.work / "home", **extra)
@@ -296,6 +322,12 @@ def python_identity(python: str) -> str:
     return out.stdout.strip()
 
 
+def python_tag(python: str) -> str:
+    """e.g. ``cpython311``: venvs are kept per interpreter, so runs on several Pythons coexist."""
+    code = "import sys; print(sys.implementation.name + '%d%d' % sys.version_info[:2])"
+    return run([python, "-c", code]).stdout.strip()
+
+
 def ensure_venv(path: Path, python: str, requirements: List[str], extra: Optional[Dict[str, str]] = None) -> Path:
     """A venv at `path` with `requirements` installed; reused while its recorded spec matches."""
     marker = path / "bench-venv.json"
@@ -309,7 +341,10 @@ def ensure_venv(path: Path, python: str, requirements: List[str], extra: Optiona
     if path.exists():
         shutil.rmtree(path)
     run([python, "-m", "venv", path])
-    run([venv_python(path), "-m", "pip", "install", "-q", *requirements])
+    try:
+        run([venv_python(path), "-m", "pip", "install", "-q", *requirements])
+    except SetupError as exc:
+        raise VenvError(f"cannot install {' '.join(requirements)} into {path}: {exc}") from None
     marker.write_text(json.dumps(want, indent=1))
     return venv_python(path)
 
@@ -338,7 +373,8 @@ def ensure_wheel(work: Path, build_python: Path, mirror: Path, offline: List[str
 
 def ensure_subject_and_baseline(work: Path, python: str, wheel: Path) -> Tuple[Path, Path, Dict[str, str]]:
     """venv-subject (wheel + runtime requirements) and venv-baseline (the same versions, no wheel)."""
-    subject_dir = work / "venv-subject"
+    tag = python_tag(python)
+    subject_dir = work / f"venv-subject-{tag}"
     subject = ensure_venv(subject_dir, python, RUNTIME_REQUIREMENTS)
     marker = subject_dir / "bench-wheel.json"
     wheel_hash = sha256_file(wheel)
@@ -353,12 +389,15 @@ def ensure_subject_and_baseline(work: Path, python: str, wheel: Path) -> Tuple[P
     frozen = run([subject, "-m", "pip", "list", "--format=freeze"]).stdout.split()
     pinned = sorted(line for line in frozen if not line.lower().startswith(("harmony-vocab==", "harmony_vocab==",
                                                                             "pip==", "setuptools==")))
-    baseline = ensure_venv(work / "venv-baseline", python, RUNTIME_REQUIREMENTS,
+    baseline = ensure_venv(work / f"venv-baseline-{tag}", python, RUNTIME_REQUIREMENTS,
                            extra={"pinned": " ".join(pinned)})
     missing = set(pinned) - set(run([baseline, "-m", "pip", "list", "--format=freeze"]).stdout.split())
     if missing:  # the baseline was made from the requirements; align it with the subject's versions
         log(f"aligning venv-baseline with venv-subject: {' '.join(sorted(missing))}")
-        run([baseline, "-m", "pip", "install", "-q", *sorted(missing)])
+        try:
+            run([baseline, "-m", "pip", "install", "-q", *sorted(missing)])
+        except SetupError as exc:
+            raise VenvError(f"cannot align venv-baseline: {exc}") from None
     versions = dict(line.split("==", 1) for line in frozen if "==" in line)
     return subject, baseline, versions
 
@@ -368,7 +407,7 @@ def prepare(args: argparse.Namespace) -> Setup:
     work.mkdir(parents=True, exist_ok=True)
     offline = [] if args.no_unshare else network_isolation()
     python = args.python
-    build_python = ensure_venv(work / "venv-build", python, BUILD_REQUIREMENTS)
+    build_python = ensure_venv(work / f"venv-build-{python_tag(python)}", python, BUILD_REQUIREMENTS)
     if args.wheel:
         wheel = Path(args.wheel).resolve()
     else:
@@ -379,8 +418,9 @@ def prepare(args: argparse.Namespace) -> Setup:
     env = clean_env(home)
 
     info = json.loads(run([subject, "-c", textwrap.dedent("""
-        import json, os, harmony_vocab.bundled as b
-        print(json.dumps({"data": str(b.bundled_dir()), "registered": os.environ.get("HARMONY_VOCAB_REGISTERED")}))
+        import json, os, platform, harmony_vocab.bundled as b
+        print(json.dumps({"data": str(b.bundled_dir()), "python": platform.python_version(),
+                          "registered": os.environ.get("HARMONY_VOCAB_REGISTERED")}))
         """)], env=env).stdout)
     data_dir = Path(info["data"])
     if not info["registered"]:
@@ -444,7 +484,8 @@ def prepare(args: argparse.Namespace) -> Setup:
 
     return Setup(work=work, build_python=build_python, subject_python=subject, baseline_python=baseline,
                  wheel=wheel, data_dir=data_dir, tiktoken_cache=tiktoken_cache, model_dir=model_dir,
-                 build_cache=build_cache, empty_project=empty, offline=offline, versions=versions)
+                 build_cache=build_cache, empty_project=empty, offline=offline, versions=versions,
+                 python_version=info["python"])
 
 
 # ------------------------------------------------------------------------------------- figures
@@ -720,7 +761,7 @@ def fig_wheel_build(s: Setup, runs: int) -> Figure:
 
 # -------------------------------------------------------------------------------------- report
 
-def machine() -> Dict[str, Any]:
+def machine(python_version: str) -> Dict[str, Any]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -733,8 +774,7 @@ def machine() -> Dict[str, Any]:
     return {
         "nproc": nproc,
         "cpu": cpu,
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
+        "python": python_version,  # of the venvs (the runner's may differ, with --python)
         "platform": platform.platform(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -758,8 +798,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one run of everything (a smoke test)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results ({DEFAULT_JSON})")
-    parser.add_argument("--runs", type=int, help="runs per figure measured in fresh processes (default 11; quick: 1)")
-    parser.add_argument("--startup-runs", type=int, help="runs of `python -c pass` each (default 100; quick: 1)")
+    parser.add_argument("--runs", type=int, help="runs per figure measured in fresh processes (default 15; quick: 1)")
+    parser.add_argument("--startup-runs", type=int, help="runs of `python -c pass` each (default 200; quick: 1)")
     parser.add_argument("--build-runs", type=int, help="wheel builds each (default 5; quick: 1)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"venvs, wheels and scratch ({DEFAULT_WORK})")
     parser.add_argument("--python", default=sys.executable, help="the interpreter the venvs are made from")
@@ -771,8 +811,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                                                   "network namespace with no network")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
-    args.runs = args.runs or (1 if args.quick else 11)
-    args.startup_runs = args.startup_runs or (1 if args.quick else 100)
+    args.runs = args.runs or (1 if args.quick else 15)
+    args.startup_runs = args.startup_runs or (1 if args.quick else 200)
     args.build_runs = args.build_runs or (1 if args.quick else 5)
     return args
 
@@ -789,11 +829,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"unknown figure(s): {', '.join(sorted(unknown))}; known: {', '.join(FIGURE_KEYS)}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    try:
-        s = prepare(args)
-    except SetupError as exc:
-        print(f"bench: set-up failed: {exc}", file=sys.stderr)
-        return 3
+    args.work.mkdir(parents=True, exist_ok=True)
+    with exclusive(args.work / ".lock"):
+        try:
+            s = prepare(args)
+        except VenvError as exc:
+            print(f"bench: set-up failed: {exc}", file=sys.stderr)
+            return 4
+        except SetupError as exc:
+            print(f"bench: set-up failed: {exc}", file=sys.stderr)
+            return 3
+        return measure_and_report(args, s, only, started)
+
+
+def measure_and_report(args: argparse.Namespace, s: Setup, only: "set[str]", started: float) -> int:
     log(f"wheel {s.wheel.name}; network isolation: {'unshare -n' if s.offline else 'none'}")
 
     plan: List[Tuple[str, Callable[[], Any]]] = [
@@ -819,7 +868,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 1
         figures.extend(result if isinstance(result, list) else [result])
 
-    info = machine()
+    info = machine(s.python_version)
     print(f"harmony-vocab benchmark ({'quick' if args.quick else 'full'} mode): {info['cpu']}, "
           f"{info['nproc']} CPUs, Python {info['python']}, {info['date']}")
     print(f"runs: {args.runs} per figure ({args.startup_runs} for start-up, {args.build_runs} builds); "
