@@ -1,4 +1,4 @@
-"""Run by ``harmony_vocab.pth`` at interpreter start: point openai-harmony at a vocab directory.
+"""Called by ``harmony_vocab.pth`` at interpreter start (``run()``): point openai-harmony at a vocab directory.
 
 openai-harmony reads only ``TIKTOKEN_ENCODINGS_BASE``. When it is unset (and
 ``HARMONY_VOCAB_AUTOREGISTER`` is not 0), this sets it to the first directory, in lookup order,
@@ -42,7 +42,15 @@ def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ)
     return None
 
 
-def _register_at_startup() -> None:
+def run() -> None:
+    """Register, unless opted out or already set; never raises (called by the .pth line)."""
+    try:
+        _register()
+    except Exception:  # never fail an interpreter's start
+        pass
+
+
+def _register() -> None:
     env = os.environ
     if env.get("HARMONY_VOCAB_AUTOREGISTER", "1").strip().lower() in ("0", "false", "no", "off"):
         return
@@ -53,9 +61,3 @@ def _register_at_startup() -> None:
         tier, directory = selected
         env["TIKTOKEN_ENCODINGS_BASE"] = directory
         env["HARMONY_VOCAB_REGISTERED"] = tier + ":" + directory
-
-
-try:
-    _register_at_startup()
-except Exception:  # never fail an interpreter's start
-    pass

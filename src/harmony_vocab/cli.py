@@ -612,23 +612,6 @@ def _unmodified_status(directory: Optional[Path], file: str, name: str, variable
     return {"status": "broken", "path": check.path, "detail": check.detail}
 
 
-def _import_startup_directory() -> Callable[..., Any]:
-    """`_startup.startup_directory`, imported without letting the import register (importing
-    ``harmony_vocab._startup`` runs the registration when the .pth has not run it already)."""
-    from . import locations as loc
-
-    saved = os.environ.get(loc.ENV_AUTOREGISTER)
-    os.environ[loc.ENV_AUTOREGISTER] = "0"
-    try:
-        from ._startup import startup_directory
-    finally:
-        if saved is None:
-            del os.environ[loc.ENV_AUTOREGISTER]
-        else:
-            os.environ[loc.ENV_AUTOREGISTER] = saved
-    return startup_directory
-
-
 def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     """The data `doctor` shows (see JSON_SHAPES["doctor"])."""
     import platform
@@ -642,7 +625,8 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
 
-    startup_directory = _import_startup_directory()
+    from ._startup import startup_directory
+
     package_dir = Path(harmony_vocab.__file__).resolve().parent
     pth = package_dir.parent / "harmony_vocab.pth"
     autoregister = os.environ.get(loc.ENV_AUTOREGISTER)
