@@ -929,3 +929,12 @@ def test_concurrent_downloads_both_end_verified(world: World) -> None:
     assert len(server.log) == 2
     assert final.read_bytes() == data
     assert sorted(p.name for p in final.parent.iterdir()) == [world.pin.file]
+
+
+def test_explicit_integrity_error_carries_the_trace(world: World) -> None:
+    bad = world.base / "bad.tiktoken"
+    bad.write_bytes(flip(world.data))
+    with pytest.raises(VocabIntegrityError) as info:
+        resolve(NAME, vocab_path=bad)
+    assert [(a.tier, a.place) for a in info.value.attempts] == [("explicit", f"vocab_path={bad}")]
+    assert "sha256 mismatch" in info.value.attempts[0].outcome

@@ -57,6 +57,7 @@ class VocabIntegrityError(VocabError, ValueError):
         self.actual_size = actual_size
         self.expected_sha256 = expected_sha256
         self.actual_sha256 = actual_sha256
+        self.attempts: Tuple[Attempt, ...] = ()  # filled in by resolve() for an explicit choice
         super().__init__(f"{path} is not the pinned {name} vocab: {self.reason}")
 
     @property

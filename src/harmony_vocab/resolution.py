@@ -11,7 +11,14 @@ from typing import List, Optional, Tuple, Union
 
 from . import locations as loc
 from .bundled import bundled_dir
-from .errors import Attempt, FetchError, MissingExtraError, VocabError, VocabNotFoundError
+from .errors import (
+    Attempt,
+    FetchError,
+    MissingExtraError,
+    VocabError,
+    VocabIntegrityError,
+    VocabNotFoundError,
+)
 from .integrity import check_file, describe_failure
 from .modeldir import candidate_dirs, search_roots
 from .pins import Pin, get_pin
@@ -61,6 +68,8 @@ class _Lookup:
             reason = describe_failure(exc)
             self.note(tier, place, reason)
             if strict:
+                if isinstance(exc, VocabIntegrityError):
+                    exc.attempts = tuple(self.attempts)
                 if isinstance(exc, VocabError):
                     raise
                 raise VocabNotFoundError(self.pin.name, self.attempts, _explicit_advice(self.pin)) from None
