@@ -368,6 +368,9 @@ def ensure_wheel(work: Path, build_python: Path, mirror: Path, offline: List[str
     out.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(out)
     shutil.rmtree(tree)
+    stale = sorted((d for d in out.parent.iterdir() if d.is_dir() and d != out), key=lambda d: d.stat().st_mtime)
+    for old in stale[:-2]:  # keep the two most recent other builds
+        shutil.rmtree(old, ignore_errors=True)
     return out / wheel.name
 
 
