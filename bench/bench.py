@@ -40,7 +40,18 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -102,11 +113,11 @@ def log(message: str) -> None:
 
 
 def run(cmd: Sequence[Any], env: Optional[Mapping[str, str]] = None, cwd: Optional[Path] = None,
-        timeout: float = 900) -> subprocess.CompletedProcess:
+        timeout: float = 900) -> subprocess.CompletedProcess[str]:
     """Run a command and capture its text output; raise SetupError with the output if it fails."""
     args = [str(c) for c in cmd]
     proc = subprocess.run(args, env=dict(env) if env is not None else None, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise SetupError(f"command failed ({proc.returncode}): {' '.join(args)}\n"
                          f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
@@ -133,7 +144,7 @@ def network_isolation() -> List[str]:
         return []
     prefix = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
     try:
-        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=30).returncode == 0
+        ok = subprocess.run(prefix + ["true"], capture_output=True, timeout=30, check=False).returncode == 0
     except (OSError, subprocess.SubprocessError):
         ok = False
     return prefix if ok else []
@@ -246,7 +257,7 @@ def fmt(x: float) -> str:
     """Three significant digits, never in scientific notation."""
     if x == 0 or not math.isfinite(x):
         return str(x)
-    decimals = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    decimals = max(0, 2 - math.floor(math.log10(abs(x))))
     return f"{x:.{decimals}f}"
 
 
@@ -318,14 +329,15 @@ def find_vocab_mirror(explicit: Optional[str]) -> Path:
 
 
 def python_identity(python: str) -> str:
-    out = run([python, "-c", "import sys, os; print(os.path.realpath(sys.executable), sys.version)"])
-    return out.stdout.strip()
+    out: str = run([python, "-c", "import sys, os; print(os.path.realpath(sys.executable), sys.version)"]).stdout
+    return out.strip()
 
 
 def python_tag(python: str) -> str:
     """e.g. ``cpython311``: venvs are kept per interpreter, so runs on several Pythons coexist."""
     code = "import sys; print(sys.implementation.name + '%d%d' % sys.version_info[:2])"
-    return run([python, "-c", code]).stdout.strip()
+    out: str = run([python, "-c", code]).stdout
+    return out.strip()
 
 
 def ensure_venv(path: Path, python: str, requirements: List[str], extra: Optional[Dict[str, str]] = None) -> Path:
@@ -845,7 +857,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return measure_and_report(args, s, only, started)
 
 
-def measure_and_report(args: argparse.Namespace, s: Setup, only: "set[str]", started: float) -> int:
+def measure_and_report(args: argparse.Namespace, s: Setup, only: Set[str], started: float) -> int:
     log(f"wheel {s.wheel.name}; network isolation: {'unshare -n' if s.offline else 'none'}")
 
     plan: List[Tuple[str, Callable[[], Any]]] = [
