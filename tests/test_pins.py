@@ -66,3 +66,10 @@ def test_local_mirror_matches_the_pins(manifest: Dict[str, Dict[str, Any]]) -> N
         assert len(data) == entry["size"]
         assert hashlib.sha256(data).hexdigest() == entry["sha256"]
         assert data.count(b"\n") == entry["ranks"]
+
+
+def test_startup_module_copy_of_the_o200k_pin_matches_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
+    import _harmony_vocab_startup
+
+    entry = manifest["o200k_base"]
+    assert (_harmony_vocab_startup.O200K_FILE, _harmony_vocab_startup.O200K_SIZE) == (entry["file"], entry["size"])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import atexit
-import contextlib
+import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from .pins import get_pin
+from .pins import PINS, get_pin
+
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.abc import Traversable
 
 _dir: Optional[Path] = None
 
@@ -19,17 +22,34 @@ def bundled_dir() -> Path:
     directory that lives until the interpreter exits.
     """
     global _dir
-    if _dir is None:
-        from importlib.resources import as_file, files  # files() and as_file() exist from 3.9
+    if _dir is not None:
+        return _dir
+    here = os.path.join(os.path.dirname(__file__), "data")
+    if os.path.isdir(here):
+        # A package on disk: this is what importlib.resources.files() returns, without the ~1 ms
+        # that importing importlib.resources (and zipfile) costs a first resolve().
+        _dir = Path(here)
+    else:  # any other loader (a zip import): importlib.resources, extracting when it must
+        from importlib.resources import files  # exists from 3.9
 
         resource = files(__package__) / "data"
-        if isinstance(resource, Path):
-            _dir = resource
-        else:
-            stack = contextlib.ExitStack()
-            atexit.register(stack.close)
-            _dir = stack.enter_context(as_file(resource))
+        _dir = resource if isinstance(resource, Path) else _extract(resource)
     return _dir
+
+
+def _extract(resource: "Traversable") -> Path:
+    """Copy the vocab files of a non-filesystem package into a temporary directory that lives
+    until the interpreter exits (as_file() handles directories only from Python 3.12)."""
+    import shutil
+    import tempfile
+
+    target = Path(tempfile.mkdtemp(prefix="harmony-vocab-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    for pin in PINS.values():
+        entry = resource / pin.file
+        if entry.is_file():
+            (target / pin.file).write_bytes(entry.read_bytes())
+    return target
 
 
 def bundled_path(name: str) -> Path:

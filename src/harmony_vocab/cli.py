@@ -625,7 +625,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
 
-    from ._startup import startup_directory
+    from _harmony_vocab_startup import startup_directory
 
     package_dir = Path(harmony_vocab.__file__).resolve().parent
     pth = package_dir.parent / "harmony_vocab.pth"
@@ -835,7 +835,7 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[IO[str]] = None,
          stderr: Optional[IO[str]] = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
-    pth_ran = "harmony_vocab._startup" in sys.modules
+    pth_ran = "_harmony_vocab_startup" in sys.modules
     import warnings
 
     io = _Io(stdout or sys.stdout, stderr or sys.stderr)

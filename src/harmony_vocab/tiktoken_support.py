@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import threading
 from typing import Any, Dict, Optional, Union
 
-from .errors import MissingExtraError
+from .errors import MissingExtraError, VocabError
 from .pins import get_pin
 from .resolution import resolve
 
@@ -19,9 +19,10 @@ _constructor_lock = threading.Lock()
 def load_ranks(path: "os.PathLike[str] | str") -> Dict[bytes, int]:
     """Parse a ``.tiktoken`` file into tiktoken's ``mergeable_ranks`` (token bytes -> rank)."""
     with open(path, "rb") as f:
-        contents = f.read()
-    b64decode = base64.b64decode
-    return {b64decode(token): int(rank) for token, rank in (line.split() for line in contents.splitlines() if line)}
+        parts = f.read().split()
+    if len(parts) % 2:
+        raise VocabError(f"{os.fspath(path)} is not a .tiktoken vocab: expected 'token rank' pairs")
+    return dict(zip(map(binascii.a2b_base64, parts[::2]), map(int, parts[1::2])))
 
 
 def tiktoken_encoding(

@@ -1,4 +1,8 @@
-"""Called by ``harmony_vocab.pth`` at interpreter start (``run()``): point openai-harmony at a vocab directory.
+"""Called by ``harmony_vocab.pth`` at interpreter start (``run()``): point openai-harmony at a
+vocab directory.
+
+A top-level module beside the ``harmony_vocab`` package (not inside it), so that start-up imports
+this one small module and nothing else.
 
 openai-harmony reads only ``TIKTOKEN_ENCODINGS_BASE``. When it is unset (and
 ``HARMONY_VOCAB_AUTOREGISTER`` is not 0), this sets it to the first directory, in lookup order,
@@ -11,15 +15,18 @@ a broken state is left for ``harmony_vocab.resolve`` to report.
 
 import os
 
+# The vocab openai-harmony's GPT-OSS encoding reads. A copy of its pin (tests/test_pins.py checks
+# it against vocab_manifest.toml): importing harmony_vocab here would cost every interpreter start.
+O200K_FILE = "o200k_base.tiktoken"
+O200K_SIZE = 3613922
+
 _MODEL_SUBDIRS = ("", "encodings", "tokenizer", "original")
+_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harmony_vocab", "data")
 
 
 def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> "tuple[str, str] | None":
     """Return ``(tier, directory)`` that the start-up registration would select, or None."""
-    from ._pins import PINS
-
-    pin = PINS["o200k_base"]
-    file, size = str(pin["file"]), pin["size"]
+    file, size = O200K_FILE, O200K_SIZE
 
     def holds(directory: str) -> bool:
         try:
@@ -36,9 +43,8 @@ def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ)
             directory = os.path.join(model_dir, sub) if sub else model_dir
             if holds(directory):
                 return "model", os.path.abspath(directory)
-    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
-    if holds(data):
-        return "package", data
+    if holds(_DATA):
+        return "package", _DATA
     return None
 
 
