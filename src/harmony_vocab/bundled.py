@@ -46,9 +46,11 @@ def _extract(resource: "Traversable") -> Path:
     target = Path(tempfile.mkdtemp(prefix="harmony-vocab-"))
     atexit.register(shutil.rmtree, target, ignore_errors=True)
     for pin in PINS.values():
-        entry = resource / pin.file
-        if entry.is_file():
-            (target / pin.file).write_bytes(entry.read_bytes())
+        try:  # not is_file(): Python 3.9's zipfile.Path says True for a missing entry
+            data = (resource / pin.file).read_bytes()
+        except (OSError, KeyError):
+            continue  # left missing: resolve() reports it
+        (target / pin.file).write_bytes(data)
     return target
 
 
