@@ -92,7 +92,9 @@ def load_manifest(path: Path) -> Dict[str, Dict[str, Any]]:
             isinstance(u, str) and u.startswith("https://") for u in urls
         ):
             raise BuildSetupError(f"{where}: urls must be a non-empty list of https:// URLs")
-        unknown = set(entry) - {"file", "sha256", "size", "ranks", "urls"}
+        if "byte_level_sha256" in entry and not _SHA256.match(str(entry["byte_level_sha256"])):
+            raise BuildSetupError(f"{where}: byte_level_sha256 must be 64 lowercase hex digits")
+        unknown = set(entry) - {"file", "sha256", "size", "ranks", "urls", "byte_level_sha256"}
         if unknown:
             raise BuildSetupError(f"{where}: unknown keys {sorted(unknown)}")
     return vocabs
@@ -107,7 +109,9 @@ def render_pins_module(vocabs: Mapping[str, Mapping[str, Any]]) -> str:
     ]
     for name, entry in vocabs.items():
         lines.append(f"    {name!r}: {{".replace("'", '"'))
-        for key in ("file", "sha256", "size", "ranks"):
+        for key in ("file", "sha256", "size", "ranks", "byte_level_sha256"):
+            if key not in entry:
+                continue
             value = entry[key]
             lines.append(f'        "{key}": ' + (f'"{value}"' if isinstance(value, str) else str(value)) + ",")
         urls = "".join(f'"{u}", ' for u in entry["urls"]).rstrip(" ")

@@ -34,7 +34,10 @@ def make_vocab(ranks: int = 300, seed: int = 0) -> bytes:
 
 
 def make_pin(name: str, data: bytes, urls: Sequence[str] = ()) -> Pin:
-    """A pin for synthetic `data`."""
+    """A pin for synthetic `data`, with its byte-level fingerprint."""
+    from harmony_vocab.tokenizer_json import byte_level_sha256, to_tokenizer_json
+
+    vocab = to_tokenizer_json(data)["model"]["vocab"]  # type: ignore[index]
     return Pin(
         name=name,
         file=f"{name}.tiktoken",
@@ -42,6 +45,7 @@ def make_pin(name: str, data: bytes, urls: Sequence[str] = ()) -> Pin:
         size=len(data),
         ranks=data.count(b"\n"),
         urls=tuple(urls) or (f"https://vocab.invalid/encodings/{name}.tiktoken",),
+        byte_level_sha256=byte_level_sha256(vocab),
     )
 
 

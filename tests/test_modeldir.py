@@ -424,3 +424,43 @@ def test_local_directory_wins_over_a_repo_id_of_the_same_name(world: World,
     write_candidate(world.base / "org" / "name" / world.pin.file, "good", world.data)
     r = resolve(NAME, model_dir="org/name")
     assert r.path.resolve() == (world.base / "org" / "name" / world.pin.file).resolve()
+
+
+# ------------------------------------------------------------------ the byte-level fingerprint
+
+
+class _NoPerTokenWork:
+    """Stands in for base64 in tokenizer_json: any per-token rebuild fails the test."""
+
+    @staticmethod
+    def b64encode(data: bytes) -> bytes:
+        raise AssertionError("rebuilt token by token despite a matching fingerprint")
+
+
+def test_matching_fingerprint_skips_the_per_token_rebuild(world: World) -> None:
+    reference = world.place("package")
+    tokenizer = write_tokenizer(world.base / "m", tokenizer_dict(world.data))
+    world.mp.setattr(tj, "base64", _NoPerTokenWork)
+    assert rebuild(tokenizer, world.pin, reference=reference) == world.data
+
+
+def test_fingerprint_needs_ids_in_rank_order_and_unique(world: World) -> None:
+    vocab = tokenizer_dict(world.data)["model"]["vocab"]
+    assert tj._matches_fingerprint(vocab, world.pin)
+    shuffled = dict(reversed(list(vocab.items())))
+    assert not tj._matches_fingerprint(shuffled, world.pin)
+    reused = dict(vocab, **{"ĠextraĠtoken": 5})
+    assert not tj._matches_fingerprint(reused, world.pin)
+    # Shuffled still rebuilds (the slow way) to the pinned bytes; a reused id is rejected.
+    reference = world.place("package")
+    shuffled_file = write_tokenizer(world.base / "s", {"model": {"type": "BPE", "vocab": shuffled}})
+    assert rebuild(shuffled_file, world.pin, reference=reference) == world.data
+    reused_file = write_tokenizer(world.base / "r", {"model": {"type": "BPE", "vocab": reused}})
+    with pytest.raises(TokenizerJsonError, match="rank 5"):
+        rebuild(reused_file, world.pin, reference=reference)
+
+
+def test_fingerprint_of_a_changed_token_does_not_match(world: World) -> None:
+    tok = tokenizer_dict(world.data)
+    change_token(tok, 270)  # a multi-byte token
+    assert not tj._matches_fingerprint(tok["model"]["vocab"], world.pin)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 from ._pins import PINS as _RAW_PINS
 from .errors import UnknownVocabError
@@ -19,6 +19,7 @@ class Pin:
     size: int
     ranks: int
     urls: Tuple[str, ...]
+    byte_level_sha256: Optional[str] = None
 
     @property
     def canonical_url(self) -> str:
@@ -36,6 +37,7 @@ def pins_from_mapping(raw: Mapping[str, Mapping[str, object]]) -> Dict[str, Pin]
             size=int(str(entry["size"])),
             ranks=int(str(entry["ranks"])),
             urls=tuple(str(url) for url in entry["urls"]),  # type: ignore[attr-defined]
+            byte_level_sha256=str(entry["byte_level_sha256"]) if "byte_level_sha256" in entry else None,
         )
         for name, entry in raw.items()
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from itertools import islice
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from .errors import VocabError
 from .pins import Pin
@@ -42,6 +43,10 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
     Ranks are the BPE vocabulary's ids below ``pin.ranks`` (ids above are special tokens). Raises
     `TokenizerJsonError` saying why when the file is not a byte-level BPE vocabulary or the result
     is not the pinned vocab; with a verified `reference` copy, the first differing rank is named.
+
+    With a verified `reference`, a vocabulary whose ids come in rank order and whose texts match
+    the pin's ``byte_level_sha256`` is known to rebuild to the pinned bytes: the reference's bytes
+    are returned without rebuilding (about a third of the work).
     """
     try:
         with open(tokenizer_json, "rb") as f:
@@ -53,6 +58,8 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
         model.get("vocab"), dict
     ):
         raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object")
+    if reference is not None and _matches_fingerprint(model["vocab"], pin):
+        return reference.read_bytes()
     tokens: List[Optional[bytes]] = [None] * pin.ranks
     for text, rank in model["vocab"].items():
         if isinstance(rank, int) and 0 <= rank < pin.ranks:
@@ -80,6 +87,26 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
             + (f"; {diff}" if diff else "")
         )
     return out
+
+
+def byte_level_sha256(texts: Iterable[str]) -> str:
+    """The pin's ``byte_level_sha256`` of a vocab given as its byte-level token texts in rank
+    order: sha256 of the texts joined by newlines (which byte-level text never contains), UTF-8."""
+    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+
+
+def _matches_fingerprint(vocab: Dict[str, object], pin: Pin) -> bool:
+    """True when the vocab's first ``pin.ranks`` entries are ids 0, 1, ... in order, no later
+    entry reuses one of those ids, and their texts hash to the pin's ``byte_level_sha256``: then
+    the rebuilt file would be the pinned one byte for byte, and rebuilding can be skipped."""
+    if pin.byte_level_sha256 is None or len(vocab) < pin.ranks:
+        return False
+    ids = iter(vocab.values())
+    if list(islice(ids, pin.ranks)) != list(range(pin.ranks)):
+        return False
+    if any(isinstance(i, int) and 0 <= i < pin.ranks for i in ids):
+        return False
+    return byte_level_sha256(islice(vocab, pin.ranks)) == pin.byte_level_sha256
 
 
 def _first_difference(rebuilt: bytes, reference: Path) -> Optional[str]:
