@@ -470,6 +470,17 @@ def test_fetch_failure_exits_1_and_names_every_url(
     assert r.code == 1 and "HARMONY_VOCAB_BASE_URL='ftp://mirror' is not a URL" in r.err
 
 
+def test_fetch_with_the_offline_switch_opens_no_connection(
+    capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HARMONY_VOCAB_OFFLINE", "1")
+    r = hv(capsys, "fetch", "o200k_base")
+    assert r.code == 1 and r.out == ""
+    assert "HARMONY_VOCAB_OFFLINE=1 forbids every download" in r.err
+    assert len(httpserver.log) == 0
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
 # ------------------------------------------------------------------------------ doctor
 
 def test_doctor_json_shape(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -938,3 +938,13 @@ def test_explicit_integrity_error_carries_the_trace(world: World) -> None:
         resolve(NAME, vocab_path=bad)
     assert [(a.tier, a.place) for a in info.value.attempts] == [("explicit", f"vocab_path={bad}")]
     assert "sha256 mismatch" in info.value.attempts[0].outcome
+
+
+def test_offline_switch_forbids_even_an_asked_for_download(world: World, connections: List[object]) -> None:
+    world.mp.setenv("HARMONY_VOCAB_OFFLINE", "1")
+    world.mp.setenv("HARMONY_VOCAB_ALLOW_DOWNLOAD", "1")
+    with pytest.raises(VocabNotFoundError) as info:
+        resolve(NAME, download=True)
+    assert info.value.attempts[-1].tier == "download"
+    assert "HARMONY_VOCAB_OFFLINE=1 forbids every download" in info.value.attempts[-1].outcome
+    assert connections == []

@@ -633,7 +633,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     registered = registered_by_us()
     selection = startup_directory(os.environ)
     try:
-        allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False)
+        allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False) and not loc.env_flag(loc.ENV_OFFLINE, False)
     except VocabError:
         allowed = None
     base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
@@ -702,7 +702,8 @@ def _format_doctor(report: Dict[str, Any]) -> str:
         lines.append(f"TIKTOKEN_ENCODINGS_BASE={reg['tiktoken_encodings_base']} ({how})")
     else:
         lines.append("TIKTOKEN_ENCODINGS_BASE is not set: openai-harmony uses its cache or downloads")
-    allowed = {True: "allowed", False: "not allowed (offline)", None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD"}[dl["allowed"]]
+    allowed = {True: "allowed", False: "not allowed (offline)",
+               None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD or HARMONY_VOCAB_OFFLINE"}[dl["allowed"]]
     lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir']}")
     lines.append("vocabs:")
     for name, v in report["vocabs"].items():

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
 
 from .errors import Attempt, FetchError, MissingExtraError, format_attempts
-from .locations import ENV_BASE_URL
+from .locations import ENV_BASE_URL, ENV_OFFLINE, env_flag
 from .pins import Pin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,7 +72,8 @@ def download(
     that may pass (connection errors, time-outs, 5xx, a body cut short). The body is hashed while
     it streams into a temporary file in `dest_dir`, never read past the pinned size, and renamed
     into place only once its size and sha256 match. On failure nothing is left behind and
-    `FetchError` lists every URL tried and why it failed.
+    `FetchError` lists every URL tried and why it failed. With ``HARMONY_VOCAB_OFFLINE=1`` it
+    raises `FetchError` at once, before any socket is opened.
 
     Options left at None take the module's CONNECT_TIMEOUT, READ_TIMEOUT, TRIES and BACKOFF, read
     when the call is made (so the build hook's downloads can be tuned by setting them).
@@ -81,6 +82,9 @@ def download(
     read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
     tries = max(1, TRIES if tries is None else tries)
     backoff = BACKOFF if backoff is None else backoff
+    if env_flag(ENV_OFFLINE, False):
+        raise FetchError(f"not downloading {pin.file}: {ENV_OFFLINE}=1 forbids every download "
+                         f"(unset it, or take the file from a local mirror)")
     requests = _import_requests()
     urls = list(urls) if urls is not None else download_urls(pin)
     dest = Path(dest_dir)

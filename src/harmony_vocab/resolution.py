@@ -249,6 +249,9 @@ def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
     except FetchError as exc:
         run.note("download", loc.ENV_BASE_URL, str(exc))
         return None
+    if loc.env_flag(loc.ENV_OFFLINE, False):
+        run.note("download", ", ".join(urls), "not allowed: HARMONY_VOCAB_OFFLINE=1 forbids every download")
+        return None
     if not allowed:
         run.note("download", ", ".join(urls),
                  "not allowed (offline is the default; download=True or HARMONY_VOCAB_ALLOW_DOWNLOAD=1 allows it)")
