@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
@@ -56,6 +54,7 @@ def _package() -> Any:
     import harmony_vocab.integrity
     import harmony_vocab.locations
     import harmony_vocab.pins
+    import harmony_vocab.storage
 
     return harmony_vocab
 
@@ -140,6 +139,13 @@ def obtain(
     hv = _package()
     Attempt = hv.errors.Attempt
     check_file = hv.integrity.check_file
+
+    def place(source: Path) -> Path:
+        """Copy a verified source into the data directory atomically, and verify the copy."""
+        hv.storage.copy_atomic(source, target)
+        check_file(target, pin)
+        return target
+
     describe = hv.integrity.describe_failure
     target: Path = data_dir / pin.file
     attempts: List[Any] = []
@@ -157,14 +163,14 @@ def obtain(
 
     if source_dir:
         if candidate("mirror (HARMONY_VOCAB_SOURCE_DIR)", Path(source_dir) / pin.file):
-            return _copy_atomic(Path(source_dir) / pin.file, target)
+            return place(Path(source_dir) / pin.file)
     else:
         attempts.append(Attempt("mirror", "HARMONY_VOCAB_SOURCE_DIR", "not set"))
     if candidate("package data", target):
         return target
     cached = cache_dir / pin.file
     if candidate("cache", cached):
-        return _copy_atomic(cached, target)
+        return place(cached)
     if offline:
         attempts.append(Attempt("download", ", ".join(urls), "not allowed: HARMONY_VOCAB_OFFLINE=1"))
     else:
@@ -176,7 +182,7 @@ def obtain(
         except OSError as exc:  # the cache directory cannot be created or written
             attempts.append(Attempt("download", str(cache_dir), describe(exc)))
         else:
-            return _copy_atomic(downloaded, target)
+            return place(downloaded)
     if target.is_symlink() or target.is_file():
         # rejected above: a failed build must not leave it where packaging would pick it up
         target.unlink()
@@ -188,20 +194,6 @@ def obtain(
         "(see vocab_manifest.toml for the pins), or HARMONY_VOCAB_BASE_URL to an internal mirror"
         + (", or unset HARMONY_VOCAB_OFFLINE to allow downloads." if offline else ".")
     )
-
-
-def _copy_atomic(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-        os.chmod(part, 0o644)
-        os.replace(part, target)
-    finally:
-        if os.path.exists(part):
-            os.unlink(part)
-    return target
 
 
 def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log: Log = print) -> List[Path]:

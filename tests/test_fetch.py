@@ -18,7 +18,7 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import pytest
 from pytest_httpserver import HTTPServer
