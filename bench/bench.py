@@ -13,6 +13,9 @@ Venvs:
   venv-subject-<python>   the wheel + openai-harmony==0.0.8 + tiktoken + certifi
   venv-baseline-<python>  the same packages at the same versions, without harmony-vocab
 
+The wheel is built from the working tree (its source files: see source_files), or with --rev from
+a git revision exported with git archive, so that uncommitted edits stay out of a recorded run.
+
 Only venv creation uses a package index. Every measured process runs with a clean environment
 (no HARMONY_VOCAB_*, TIKTOKEN_*, HF_*, PYTHON* variables; HOME and TMPDIR inside bench/.work/)
 and, where the platform allows it (root and ``unshare``), in a network namespace with no network.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import fnmatch
 import hashlib
 import io
 import json
@@ -35,9 +39,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import textwrap
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import (
@@ -70,7 +76,7 @@ if sys.version_info < (3, 11):
 
 # What a wheel is built from (a clean checkout needs no more); its hash keys the cached wheel.
 SOURCE_ITEMS = ("pyproject.toml", "hatch_build.py", "vocab_manifest.toml", "README.md", "LICENSE", "src")
-SOURCE_IGNORE = ("*.tiktoken", "*.part", "__pycache__", "*.pyc", "*.egg-info")
+SOURCE_IGNORE = ("*.tiktoken", "*.part", "__pycache__", "*.pyc", "*.egg-info", ".*")
 
 # Variables that steer harmony-vocab, openai-harmony, tiktoken, Hugging Face or Python itself:
 # never inherited by a measured process.
@@ -159,34 +165,79 @@ def clean_env(home: Path, **extra: str) -> Dict[str, str]:
     return env
 
 
-def copy_source_tree(dest: Path) -> Path:
-    """The files a wheel is built from, as a clean checkout has them (no built vocab files)."""
+def source_files(root: Path) -> List[Path]:
+    """The files a wheel is built from, as a clean checkout under `root` has them (no built vocab
+    files, no caches): pyproject.toml, hatch_build.py, vocab_manifest.toml (the pins), README.md,
+    LICENSE and everything under src/ (the package, ``harmony_vocab.pth`` and the top-level
+    ``_harmony_vocab_startup.py`` that the wheel force-includes). Both the cache key of the wheel
+    and the tree it is built from come from this list."""
+    files: List[Path] = []
+    for item in SOURCE_ITEMS:
+        base = root / item
+        for path in sorted(base.rglob("*")) if base.is_dir() else [base]:
+            rel = path.relative_to(root)
+            if not path.is_file() or any(
+                    fnmatch.fnmatch(part, pattern) for part in rel.parts for pattern in SOURCE_IGNORE):
+                continue
+            files.append(path)
+    return files
+
+
+def copy_source_tree(root: Path, dest: Path) -> Path:
+    """A copy of `root`'s `source_files` in `dest` (replaced): what a clean checkout holds."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    ignore = shutil.ignore_patterns(*SOURCE_IGNORE)
-    for item in SOURCE_ITEMS:
-        source = ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, dest / item, ignore=ignore)
-        elif source.exists():
-            shutil.copy2(source, dest / item)
+    for path in source_files(root):
+        target = dest / path.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
     return dest
 
 
-def source_key() -> str:
-    """A hash of the files a wheel is built from: a cached wheel is reused while it matches."""
+def source_key(root: Path) -> str:
+    """A hash of `root`'s `source_files` (paths and contents): a cached wheel is reused while it
+    matches."""
     digest = hashlib.sha256()
-    for item in SOURCE_ITEMS:
-        base = ROOT / item
-        paths = sorted(base.rglob("*")) if base.is_dir() else [base]
-        for path in paths:
-            rel = path.relative_to(ROOT).as_posix()
-            if (not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".part")
-                    or path.name.endswith((".tiktoken",)) or ".egg-info" in rel):
-                continue
-            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in source_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def git(*args: str) -> str:
+    out: str = run(["git", "-C", ROOT, *args]).stdout
+    return out.strip()
+
+
+def export_revision(rev: str, work: Path) -> Tuple[Path, Dict[str, Any]]:
+    """The source files of git revision `rev`, exported under `work` (not the working tree, which
+    may hold uncommitted edits): ``(root, description)``."""
+    commit = git("rev-parse", "--verify", rev + "^{commit}")
+    dest = work / "sources" / commit[:12]
+    if not (dest / ".complete").exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        listed = git("ls-tree", "--name-only", commit).splitlines()
+        items = [item for item in SOURCE_ITEMS if item in listed]
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit, "--", *items],
+                                 capture_output=True, check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, filter="data")
+            else:  # our own repository's archive
+                tar.extractall(dest)
+        (dest / ".complete").write_text(commit + "\n")
+    return dest, {"rev": rev, "commit": commit, "dirty": False}
+
+
+def describe_working_tree() -> Dict[str, Any]:
+    """The commit the working tree is at, and whether its source files differ from it."""
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--", *SOURCE_ITEMS))
+    except (SetupError, OSError):
+        return {"rev": None, "commit": None, "dirty": None}
+    return {"rev": "working tree", "commit": commit, "dirty": dirty}
 
 
 # ----------------------------------------------------------------------------------- statistics
@@ -299,6 +350,9 @@ class Setup:
     """Everything the figures need: interpreters, paths, environments."""
 
     work: Path
+    source: Path  # the tree the wheel is built from (the repository, or an exported revision)
+    source_info: Dict[str, Any]
+    startup_modules: List[str]  # modules the subject's start-up imports that the baseline's does not
     build_python: Path
     subject_python: Path
     baseline_python: Path
@@ -311,6 +365,7 @@ class Setup:
     offline: List[str]
     versions: Dict[str, str]
     python_version: str
+    wheel_breakdown: Optional[Dict[str, Any]] = None  # filled in by fig_wheel_size
 
     def env(self, **extra: str) -> Dict[str, str]:
         return clean_env(self.work / "home", **extra)
@@ -361,20 +416,21 @@ def ensure_venv(path: Path, python: str, requirements: List[str], extra: Optiona
     return venv_python(path)
 
 
-def ensure_wheel(work: Path, build_python: Path, mirror: Path, offline: List[str]) -> Path:
-    """The wheel of the current sources, built offline from the mirror, or the cached one."""
-    out = work / "wheels" / source_key()
+def ensure_wheel(work: Path, source: Path, build_python: Path, mirror: Path, offline: List[str]) -> Path:
+    """The wheel of the sources under `source`, built offline from the mirror, or the cached one."""
+    out = work / "wheels" / source_key(source)
     wheels = sorted(out.glob("harmony_vocab-*.whl"))
     if wheels:
         return wheels[-1]
     log(f"building the wheel from {mirror}")
-    tree = copy_source_tree(work / "wheel-tree")
+    tree = copy_source_tree(source, work / "wheel-tree")
     home = work / "home-build"
     env = clean_env(home, HARMONY_VOCAB_SOURCE_DIR=str(mirror), HARMONY_VOCAB_OFFLINE="1",
                     HARMONY_VOCAB_CACHE_DIR=str(home / "empty-cache"), PIP_NO_INDEX="1")
     staging = work / "wheels" / "staging"
     shutil.rmtree(staging, ignore_errors=True)
-    run(offline + [str(build_python), "-m", "build", "--wheel", "--no-isolation", "-o", str(staging), str(tree)], env=env)
+    run(offline + [str(build_python), "-m", "build", "--wheel", "--no-isolation", "-o", str(staging), str(tree)],
+        env=env)
     (wheel,) = staging.glob("harmony_vocab-*.whl")
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -423,10 +479,15 @@ def prepare(args: argparse.Namespace) -> Setup:
     offline = [] if args.no_unshare else network_isolation()
     python = args.python
     build_python = ensure_venv(work / f"venv-build-{python_tag(python)}", python, BUILD_REQUIREMENTS)
+    if args.rev:
+        source, source_info = export_revision(args.rev, work)
+    else:
+        source, source_info = ROOT, describe_working_tree()
     if args.wheel:
         wheel = Path(args.wheel).resolve()
+        source_info = {**source_info, "wheel": "given with --wheel"}
     else:
-        wheel = ensure_wheel(work, build_python, find_vocab_mirror(args.vocab_mirror), offline)
+        wheel = ensure_wheel(work, source, build_python, find_vocab_mirror(args.vocab_mirror), offline)
     subject, baseline, versions = ensure_subject_and_baseline(work, python, wheel)
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)  # no cache left over from an earlier run
@@ -444,6 +505,9 @@ def prepare(args: argparse.Namespace) -> Setup:
     probe = "import os; print(os.environ.get('HARMONY_VOCAB_REGISTERED', ''))"
     if run([baseline, "-c", probe], env=env).stdout.strip():
         raise SetupError("venv-baseline registers harmony-vocab: it must not have the package")
+    modules = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+    startup_modules = sorted(set(json.loads(run([subject, "-c", modules], env=env).stdout))
+                             - set(json.loads(run([baseline, "-c", modules], env=env).stdout)))
 
     # tiktoken's cache, warm: the files named by the sha1 of their canonical URL.
     tiktoken_cache = work / "tiktoken-cache"
@@ -497,7 +561,8 @@ def prepare(args: argparse.Namespace) -> Setup:
             packages = ["src/empty_project"]
             """).lstrip())
 
-    return Setup(work=work, build_python=build_python, subject_python=subject, baseline_python=baseline,
+    return Setup(work=work, source=source, source_info=source_info, startup_modules=startup_modules,
+                 build_python=build_python, subject_python=subject, baseline_python=baseline,
                  wheel=wheel, data_dir=data_dir, tiktoken_cache=tiktoken_cache, model_dir=model_dir,
                  build_cache=build_cache, empty_project=empty, offline=offline, versions=versions,
                  python_version=info["python"])
@@ -541,12 +606,13 @@ def fig_startup(s: Setup, runs: int) -> Figure:
 
 IMPORT_CODE = """
     import json, sys, time
-    for name in [m for m in sys.modules if m == {module!r} or m.startswith({module!r} + ".")]:
-        del sys.modules[name]  # harmony_vocab is imported by its .pth at start-up: import it afresh
+    preloaded = [m for m in sys.modules if m == {module!r} or m.startswith({module!r} + ".")]
+    for name in preloaded:
+        del sys.modules[name]  # imported at start-up (a .pth): import it afresh all the same
     t0 = time.perf_counter()
     import {module}
     t1 = time.perf_counter()
-    print(json.dumps({{"seconds": t1 - t0}}))
+    print(json.dumps({{"seconds": t1 - t0, "preloaded": preloaded}}))
 """
 
 
@@ -554,13 +620,14 @@ def fig_import(s: Setup, runs: int) -> Figure:
     env = s.env()
 
     def importing(module: str) -> Callable[[int], float]:
-        return lambda _: child_seconds(s, s.subject_python, IMPORT_CODE.format(module=module), env) * 1e3
+        code = IMPORT_CODE.format(module=module)
+        return lambda _: child_seconds(s, s.subject_python, code, env) * 1e3
 
     subject, baseline = interleave(runs, importing("harmony_vocab"), importing("certifi"), warmup=1)
     return Figure("import", "import harmony_vocab", "ms", subject, baseline, "import certifi",
                   ratio_max=1.5, value_max=2.0,
-                  note="both in venv-subject, in fresh processes; harmony_vocab's start-up import is "
-                       "dropped from sys.modules first, so its module code runs again")
+                  note="both in venv-subject, in fresh processes; a module the start-up imported (see "
+                       "startup_modules) is dropped from sys.modules first, so its code runs again")
 
 
 RESOLVE_FIRST = """
@@ -730,15 +797,70 @@ def fig_model_dir(s: Setup, runs: int) -> List[Figure]:
     ]
 
 
-def fig_wheel_size(s: Setup) -> Figure:
+def vocab_zip(data_dir: Path) -> bytes:
+    """The wheel-size baseline: both vocab files in a zip at deflate level 9."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name in VOCAB_FILES:
-            zf.write(s.data_dir / name, name)
-    wheel_mb = s.wheel.stat().st_size / 1e6
-    zip_mb = len(buffer.getvalue()) / 1e6
-    return Figure("wheel_size", "wheel size", "MB", [wheel_mb], [zip_mb],
-                  "both vocab files in a zip, deflate level 9", ratio_max=1.02)
+            zf.write(data_dir / name, name)
+    return buffer.getvalue()
+
+
+def wheel_breakdown(wheel: Path, baseline_bytes: int) -> Dict[str, Any]:
+    """Where the wheel's bytes go, against the baseline zip: the compressed size of every member
+    (grouped as vocab / package code / start-up files / .dist-info), what recompressing the vocab
+    members at level 9 would save, and the zip structure (local headers, central directory)."""
+    groups: Dict[str, int] = {"vocab": 0, "code": 0, "startup": 0, "dist_info": 0}
+    members: List[Dict[str, Any]] = []
+    vocab_at_9 = 0
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if name.endswith(".tiktoken"):
+                group = "vocab"
+                vocab_at_9 += len(zlib_deflate(zf.read(info), 9))
+            elif ".dist-info/" in name:
+                group = "dist_info"
+            elif "/" not in name:
+                group = "startup"  # harmony_vocab.pth, _harmony_vocab_startup.py
+            else:
+                group = "code"
+            groups[group] += info.compress_size
+            members.append({"name": name, "group": group, "size": info.file_size,
+                            "compressed": info.compress_size})
+    total = wheel.stat().st_size
+    payload = sum(groups.values())
+    return {
+        "bytes": total,
+        "baseline_bytes": baseline_bytes,
+        "over_baseline": total - baseline_bytes,
+        "allowed_over_baseline": math.floor(baseline_bytes * 0.02),
+        "compressed": groups,
+        "vocab_at_level_9": vocab_at_9,
+        "zip_structure": total - payload,  # local headers, central directory, end record
+        "entries": len(members),
+        "members": members,
+    }
+
+
+def zlib_deflate(data: bytes, level: int) -> bytes:
+    """Raw deflate (what a zip member holds) of `data` at `level`."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+def fig_wheel_size(s: Setup) -> Figure:
+    baseline = len(vocab_zip(s.data_dir))
+    breakdown = wheel_breakdown(s.wheel, baseline)
+    s.wheel_breakdown = breakdown
+    groups = breakdown["compressed"]
+    note = (f"{breakdown['bytes']:,} vs {baseline:,} bytes: {breakdown['over_baseline']:+,} "
+            f"(allowed {breakdown['allowed_over_baseline']:,}); vocab members {groups['vocab']:,} "
+            f"({breakdown['vocab_at_level_9']:,} at level 9), code {groups['code']:,}, start-up files "
+            f"{groups['startup']:,}, .dist-info {groups['dist_info']:,}, zip structure "
+            f"{breakdown['zip_structure']:,} ({breakdown['entries']} entries)")
+    return Figure("wheel_size", "wheel size", "MB", [breakdown["bytes"] / 1e6], [baseline / 1e6],
+                  "both vocab files in a zip, deflate level 9", ratio_max=1.02, note=note)
 
 
 def fig_wheel_build(s: Setup, runs: int) -> Figure:
@@ -758,7 +880,7 @@ def fig_wheel_build(s: Setup, runs: int) -> Figure:
         return seconds
 
     def subject(_: int) -> float:  # a fresh clean checkout every time: no vocab in the data dir
-        return build(copy_source_tree(builds / "tree"), subject_env)
+        return build(copy_source_tree(s.source, builds / "tree"), subject_env)
 
     def baseline(_: int) -> float:
         tree = builds / "empty"
@@ -795,12 +917,33 @@ def machine(python_version: str) -> Dict[str, Any]:
     }
 
 
+def describe_source(info: Mapping[str, Any]) -> str:
+    if info.get("wheel"):
+        return str(info["wheel"])
+    if not info.get("commit"):
+        return "a tree outside git"
+    text = f"{info['rev']} at {info['commit'][:12]}"
+    return text + (" with uncommitted edits" if info.get("dirty") else "")
+
+
+def ratio_text(f: Figure) -> str:
+    """The ratio to 3 decimals, or to as many more as it takes for the printed value to fall on the
+    same side of the target as the measured one (1.0204 is "1.0204", not "1.020", against 1.02)."""
+    if f.ratio is None:
+        return "-"
+    for decimals in range(3, 7):
+        text = f"{f.ratio:.{decimals}f}"
+        if f.ratio_max is None or (float(text) <= f.ratio_max) == (f.ratio <= f.ratio_max):
+            return text
+    return text
+
+
 def table(figures: List[Figure]) -> str:
     header = ("figure", "subject", "baseline", "ratio", "target", "met?")
     rows = [header]
     for f in figures:
         met = {True: "yes", False: "NO", None: "(report)"}[f.met]
-        ratio = f"{f.ratio:.3f}" if f.ratio is not None else "-"
+        ratio = ratio_text(f)
         rows.append((f.title, cell(f.subject, f.unit), cell(f.baseline, f.unit), ratio, f.target, met))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
@@ -813,7 +956,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one run of everything (a smoke test)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the results ({DEFAULT_JSON})")
-    parser.add_argument("--runs", type=int, help="runs per figure measured in fresh processes (default 15; quick: 1)")
+    parser.add_argument("--runs", type=int, help="runs per figure measured in fresh processes (default 31; quick: 1)")
     parser.add_argument("--startup-runs", type=int, help="runs of `python -c pass` each (default 200; quick: 1)")
     parser.add_argument("--build-runs", type=int, help="wheel builds each (default 5; quick: 1)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"venvs, wheels and scratch ({DEFAULT_WORK})")
@@ -821,12 +964,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--vocab-mirror", help="directory holding the .tiktoken files the wheel is built from "
                                                "(default: $HARMONY_VOCAB_SOURCE_DIR, else ../shared/vocab)")
     parser.add_argument("--wheel", help="benchmark this wheel instead of building one")
+    parser.add_argument("--rev", help="build from this git revision (exported with git archive) instead of "
+                                      "the working tree, e.g. --rev HEAD when the tree has uncommitted edits")
     parser.add_argument("--only", help="comma-separated figure keys to measure (default: all)")
     parser.add_argument("--no-unshare", action="store_true", help="do not run measured processes in a "
                                                                   "network namespace with no network")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
-    args.runs = args.runs or (1 if args.quick else 15)
+    args.runs = args.runs or (1 if args.quick else 31)
     args.startup_runs = args.startup_runs or (1 if args.quick else 200)
     args.build_runs = args.build_runs or (1 if args.quick else 5)
     return args
@@ -858,11 +1003,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def measure_and_report(args: argparse.Namespace, s: Setup, only: Set[str], started: float) -> int:
-    log(f"wheel {s.wheel.name}; network isolation: {'unshare -n' if s.offline else 'none'}")
+    log(f"wheel {s.wheel.name} from {describe_source(s.source_info)}; "
+        f"network isolation: {'unshare -n' if s.offline else 'none'}")
+    log(f"modules imported at start-up by the .pth: {', '.join(s.startup_modules) or 'none'}")
 
     plan: List[Tuple[str, Callable[[], Any]]] = [
         ("startup", lambda: fig_startup(s, args.startup_runs)),
-        ("import", lambda: fig_import(s, max(args.runs, 1 if args.quick else 21))),
+        ("import", lambda: fig_import(s, args.runs)),
         ("resolve_first", lambda: fig_resolve_first(s, args.runs)),
         ("resolve_repeat", lambda: fig_resolve_repeat(s, args.runs)),
         ("harmony_load", lambda: fig_harmony(s, args.runs)),
@@ -888,12 +1035,16 @@ def measure_and_report(args: argparse.Namespace, s: Setup, only: Set[str], start
           f"{info['nproc']} CPUs, Python {info['python']}, {info['date']}")
     print(f"runs: {args.runs} per figure ({args.startup_runs} for start-up, {args.build_runs} builds); "
           "subject and baseline interleaved; median (min..max)")
+    print(f"wheel: {s.wheel.name} ({s.wheel.stat().st_size:,} bytes), built from {describe_source(s.source_info)}")
     print(table(figures))
     results = {
         "mode": "quick" if args.quick else "full",
         "machine": info,
         "runs": {"default": args.runs, "startup": args.startup_runs, "build": args.build_runs},
         "wheel": {"name": s.wheel.name, "sha256": sha256_file(s.wheel), "bytes": s.wheel.stat().st_size},
+        "source": s.source_info,
+        "startup_modules": s.startup_modules,
+        "wheel_breakdown": s.wheel_breakdown,
         "network_isolation": "unshare -n" if s.offline else "none",
         "versions": s.versions,
         "elapsed_seconds": time.perf_counter() - started,

@@ -3,11 +3,14 @@ the table and the JSON with every figure of issue 5. No timing is asserted."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from support import SHARED_VOCAB
@@ -30,6 +33,47 @@ FIGURES = {
 }
 
 VENV_INSTALL_FAILED = 4  # bench.py's exit code when pip cannot install its venvs' packages
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_script", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_wheel_cache_key_covers_every_build_input(tmp_path: Path) -> None:
+    """The cached wheel is keyed by the files it is built from: the start-up module and .pth that
+    the wheel force-includes and the pins' manifest among them; built or cached files are not."""
+    bench = load_bench()
+    rel = {p.relative_to(ROOT).as_posix() for p in bench.source_files(ROOT)}
+    for name in ("src/_harmony_vocab_startup.py", "src/harmony_vocab.pth", "vocab_manifest.toml",
+                 "pyproject.toml", "hatch_build.py", "README.md", "src/harmony_vocab/__init__.py"):
+        assert name in rel, name
+    assert not any(name.endswith((".tiktoken", ".pyc")) for name in rel)
+
+    tree = bench.copy_source_tree(ROOT, tmp_path / "tree")
+    key = bench.source_key(tree)
+    assert key == bench.source_key(ROOT)  # the copy is what the key describes
+    # Not inputs: a built vocab file, bytecode.
+    (tree / "src" / "harmony_vocab" / "data").mkdir(exist_ok=True)
+    (tree / "src" / "harmony_vocab" / "data" / "o200k_base.tiktoken").write_bytes(b"x")
+    (tree / "src" / "__pycache__").mkdir(exist_ok=True)
+    (tree / "src" / "__pycache__" / "_harmony_vocab_startup.cpython-311.pyc").write_bytes(b"x")
+    assert bench.source_key(tree) == key
+    # Inputs: each change gives another key.
+    for name in ("src/_harmony_vocab_startup.py", "vocab_manifest.toml", "src/harmony_vocab.pth"):
+        copy = tmp_path / "changed"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(tree, copy)
+        with open(copy / name, "a") as f:
+            f.write("\n# changed\n")
+        assert bench.source_key(copy) != key, name
 
 
 @pytest.mark.integration
@@ -66,3 +110,8 @@ def test_bench_quick_mode_produces_every_figure(tmp_path: Path) -> None:
         assert figure["target"]["text"], key
     for field in ("nproc", "cpu", "python", "date"):
         assert results["machine"][field], field
+    assert isinstance(results["startup_modules"], list)
+    assert "commit" in results["source"]
+    breakdown = results["wheel_breakdown"]
+    assert breakdown["bytes"] == results["wheel"]["bytes"]
+    assert sum(breakdown["compressed"].values()) + breakdown["zip_structure"] == breakdown["bytes"]
