@@ -548,3 +548,31 @@ def test_hook_initialize_fails_the_build_with_the_message(
     (error,) = app.errors
     assert error.startswith("harmony-vocab build: no verified copy of o200k_base.tiktoken")
     assert "HARMONY_VOCAB_OFFLINE" in error
+
+
+def test_recompress_keeps_every_member_and_shrinks_the_archive(tmp_path: Path) -> None:
+    import zipfile
+    import zlib
+
+    from support import make_vocab
+
+    archive = tmp_path / "x-1-py3-none-any.whl"
+    payload = make_vocab(3000, seed=3) * 4
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, data in (("pkg/data/v.tiktoken", payload), ("pkg/__init__.py", b"x = 1\n"), ("x.pth", b"")):
+            info = zipfile.ZipInfo(name, (2020, 2, 2, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    before = archive.stat().st_size
+    with zipfile.ZipFile(archive) as zf:
+        old = [(i.filename, i.date_time, i.external_attr, zf.read(i)) for i in zf.infolist()]
+
+    hatch_build.recompress(archive)
+
+    with zipfile.ZipFile(archive) as zf:
+        assert [(i.filename, i.date_time, i.external_attr, zf.read(i)) for i in zf.infolist()] == old
+        vocab = zf.getinfo("pkg/data/v.tiktoken")
+    level9 = zlib.compressobj(9, zlib.DEFLATED, -15)
+    assert vocab.compress_size == len(level9.compress(payload) + level9.flush())
+    assert archive.stat().st_size < before
+    assert not list(tmp_path.glob("*.part"))
