@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Dict
 
@@ -28,6 +29,8 @@ def test_wheel_holds_pinned_vocab_files_and_markers(dist: Dict[str, Path]) -> No
         for pin in PINS.values():
             data = zf.read(f"harmony_vocab/data/{pin.file}")
             assert (len(data), _sha(data)) == (pin.size, pin.sha256)
+            level9 = zlib.compressobj(9, zlib.DEFLATED, -15)  # the hook's recompress step
+            assert zf.getinfo(f"harmony_vocab/data/{pin.file}").compress_size == len(level9.compress(data) + level9.flush())
         assert "harmony_vocab/py.typed" in names
         assert {"harmony_vocab.pth", "_harmony_vocab_startup.py"} <= names
         assert not any(n.endswith(".part") for n in names)
