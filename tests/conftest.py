@@ -44,7 +44,17 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setattr(tempfile, "tempdir", str(home / "tmp"))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf-hub"))
     monkeypatch.setattr(harmony_vocab.integrity, "_verified", set())
+    # requests honours *_proxy variables: local test servers must be reached directly (a proxy
+    # stays in place for what needs it, pip reaching the package index).
+    for key in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(key, ",".join(filter(None, [os.environ.get(key), "127.0.0.1", "localhost"])))
     return home
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> Tuple[str, int]:
+    """pytest-httpserver listens on 127.0.0.1 (not "localhost", which may resolve to ::1)."""
+    return ("127.0.0.1", 0)
 
 
 @pytest.fixture

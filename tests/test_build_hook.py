@@ -33,17 +33,6 @@ NAMES = ("o200k_base", "cl100k_base")
 FAST: Dict[str, Any] = dict(tries=1, backoff=0, connect_timeout=2.0, read_timeout=2.0)
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> Tuple[str, int]:
-    return ("127.0.0.1", 0)
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in list(os.environ):
-        if key.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 @pytest.fixture(autouse=True)

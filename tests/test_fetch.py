@@ -34,18 +34,6 @@ PATH = f"/encodings/{NAME}.tiktoken"
 FAST = dict(tries=1, backoff=0, connect_timeout=2.0, read_timeout=2.0)
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> Tuple[str, int]:
-    return ("127.0.0.1", 0)
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """requests honours *_proxy variables: make sure 127.0.0.1 is reached directly."""
-    for key in list(os.environ):
-        if key.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
 @pytest.fixture
