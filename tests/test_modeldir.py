@@ -464,3 +464,24 @@ def test_fingerprint_of_a_changed_token_does_not_match(world: World) -> None:
     tok = tokenizer_dict(world.data)
     change_token(tok, world.pin.ranks - 1)  # a multi-byte token
     assert not tj._matches_fingerprint(tok["model"]["vocab"], world.pin)
+
+
+def test_model_dir_with_nothing_in_it_warns_once(world: World) -> None:
+    model = world.base / "empty-model"
+    (model / "original").mkdir(parents=True)
+    with pytest.warns(VocabWarning, match="holds neither") as caught:
+        with pytest.raises(VocabNotFoundError):
+            resolve(NAME, model_dir=model)
+    assert len(caught) == 1
+
+
+def test_unwritable_cache_keeps_the_rebuilt_copy_for_the_process(world: World) -> None:
+    not_a_dir = world.base / "cache-is-a-file"
+    not_a_dir.write_text("")
+    world.mp.setenv(loc.ENV_CACHE_DIR, str(not_a_dir))
+    model = world.base / "model"
+    write_tokenizer(model, tokenizer_dict(world.data))
+    r = resolve(NAME, model_dir=model)
+    assert r.tier == "model" and r.path.read_bytes() == world.data
+    assert "for this process only" in r.attempts[-1].place
+    assert any("cannot keep the rebuilt copy here" in a.outcome for a in r.attempts)

@@ -164,21 +164,27 @@ def _model(run: _Lookup, model_dir: PathArg) -> Optional[Resolution]:
         warnings.warn(f"harmony-vocab: {source}={os.fspath(model_dir)}: {how}", VocabWarning, stacklevel=3)
         return None
     dirs = candidate_dirs(roots)
+    vocab_files = [d / run.pin.file for d in dirs if os.path.lexists(d / run.pin.file)]
     for directory in dirs:
         path = directory / run.pin.file
-        if os.path.lexists(path):
-            found = run.try_file("model", path, warn=True)
+        if path in vocab_files:
+            found = run.try_file("model", path, warn=True)  # a failure is warned about
             if found:
                 return found
         else:
             run.note("model", str(path), "missing")
-    for directory in dirs:
-        tokenizer = directory / "tokenizer.json"
-        if tokenizer.is_file():
-            found = _from_tokenizer_json(run, tokenizer)
-            if found:
-                return found
+    tokenizers = [d / "tokenizer.json" for d in dirs if (d / "tokenizer.json").is_file()]
+    for tokenizer in tokenizers:
+        found = _from_tokenizer_json(run, tokenizer)  # a rejection is warned about
+        if found:
+            return found
+    if tokenizers:
+        return None
     run.note("model", f"{os.fspath(model_dir)}/**/tokenizer.json", "none found")
+    if vocab_files:
+        return None
+    warnings.warn(f"harmony-vocab: {source}={os.fspath(model_dir)} holds neither {run.pin.file} nor a "
+                  f"tokenizer.json (looked in ./, encodings/, tokenizer/, original/)", VocabWarning, stacklevel=3)
     return None
 
 
@@ -204,10 +210,23 @@ def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
         return None
     try:
         write_atomic(kept, data)
-    except OSError as exc:
-        run.note("model", str(tokenizer), f"rebuilt and verified, but cannot keep it at {kept}: {describe_failure(exc)}")
-        return None
+    except OSError as exc:  # a read-only cache: keep it for this process only
+        run.note("model", str(kept), f"cannot keep the rebuilt copy here: {describe_failure(exc)}")
+        kept = _process_temp_dir() / run.pin.file
+        write_atomic(kept, data)
+        place = f"{tokenizer} (rebuilt copy {kept}, for this process only)"
     return run.try_file("model", kept, place=place)
+
+
+def _process_temp_dir() -> Path:
+    """A temporary directory removed when the interpreter exits."""
+    import atexit
+    import shutil
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="harmony-vocab-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory
 
 
 def _verified_reference(pin: Pin) -> Optional[Path]:
