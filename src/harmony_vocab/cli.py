@@ -219,175 +219,14 @@ def cmd_resolve(args: argparse.Namespace, io: _Io) -> int:
 
 # ------------------------------------------------------------------------------------- verify
 
-@dataclass
-class Check:
-    """One file (or directory) checked by ``verify``."""
-
-    tier: Optional[str]
-    name: Optional[str]
-    path: str
-    status: str  # "ok", "failed", "absent"
-    detail: str
-
-    def as_dict(self) -> Dict[str, Any]:
-        return {"tier": self.tier, "name": self.name, "path": self.path, "status": self.status,
-                "detail": self.detail}
-
-
-def _check(tier: Optional[str], name: str, path: "os.PathLike[str] | str", *, absent_ok: bool = False) -> Check:
-    from .errors import VocabError
-    from .integrity import check_file, describe_failure
-    from .pins import get_pin
-
-    pin = get_pin(name)
-    if absent_ok and not os.path.lexists(path):
-        return Check(tier, name, os.fspath(path), "absent", "not present")
-    try:
-        check_file(path, pin)
-    except (VocabError, OSError) as exc:
-        return Check(tier, name, os.fspath(path), "failed", describe_failure(exc))
-    return Check(tier, name, os.fspath(path), "ok", f"sha256 {pin.sha256}, {pin.size} bytes")
-
-
-def _identify(path: str) -> Optional[str]:
-    """The vocab a file is meant to be, from its name: ``<name>.tiktoken`` or the sha1 of the
-    canonical URL (the name in tiktoken's and openai-harmony's caches)."""
-    from .locations import url_cache_name
-    from .pins import PINS
-
-    base = os.path.basename(path)
-    for pin in PINS.values():
-        if base in (pin.file, pin.name, url_cache_name(pin.canonical_url)):
-            return pin.name
-    return None
-
-
-def _identify_by_size(path: str, names: Sequence[str]) -> Optional[str]:
-    from .pins import get_pin
-
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        return None
-    matches = [n for n in names if get_pin(n).size == size]
-    return matches[0] if len(matches) == 1 else None
-
-
-def _check_tokenizer_json(tier: Optional[str], path: Path, names: Sequence[str]) -> Check:
-    from .bundled import bundled_dir
-    from .errors import VocabError
-    from .pins import get_pin
-    from .tokenizer_json import rebuild
-
-    reasons = []
-    for name in names:
-        pin = get_pin(name)
-        reference = bundled_dir() / pin.file
-        try:
-            rebuild(path, pin, reference=reference if reference.is_file() else None)
-        except (VocabError, OSError, ValueError) as exc:
-            reasons.append(f"{name}: {exc}")
-        else:
-            return Check(tier, name, str(path), "ok", f"rebuilds into the pinned {name} vocab")
-    return Check(tier, None, str(path), "failed", "; ".join(reasons) or "no vocab to compare with")
-
-
-def _check_dir(tier: Optional[str], directory: Path, names: Sequence[str], *, model: bool) -> List[Check]:
-    """Every vocab file in `directory` (and, for a model directory, its encodings/, tokenizer/,
-    original/); a directory holding none fails."""
-    from .locations import url_cache_name
-    from .modeldir import SUBDIRS
-    from .pins import get_pin
-
-    dirs = [directory / sub if sub else directory for sub in (SUBDIRS if model else ("",))]
-    checks = []
-    for d in dirs:
-        for name in names:
-            pin = get_pin(name)
-            for file in (pin.file, url_cache_name(pin.canonical_url)):
-                if os.path.lexists(d / file):
-                    checks.append(_check(tier, name, d / file))
-    if checks:
-        return checks
-    if model:
-        for d in dirs:
-            if (d / "tokenizer.json").is_file():
-                return [_check_tokenizer_json(tier, d / "tokenizer.json", names)]
-    if not directory.is_dir():
-        return [Check(tier, None, str(directory), "failed", "missing directory")]
-    expected = " or ".join(get_pin(n).file for n in names)
-    where = " (here or in encodings/, tokenizer/, original/)" if model else ""
-    return [Check(tier, None, str(directory), "failed", f"holds no vocab file: expected {expected}{where}")]
-
-
-def _check_given(path_text: str, names: Sequence[str], explicit_name: Optional[str]) -> List[Check]:
-    from .pins import VOCABS
-
-    path = Path(path_text)
-    if path.is_dir():
-        return _check_dir(None, path, names, model=True)
-    if not os.path.lexists(path):
-        return [Check(None, explicit_name or _identify(path_text), path_text, "failed", "missing")]
-    if path.name == "tokenizer.json" and explicit_name is None:
-        return [_check_tokenizer_json(None, path, names)]
-    name = explicit_name or _identify(path_text) or _identify_by_size(path_text, VOCABS)
-    if name is None:
-        from .pins import get_pin
-
-        sizes = ", ".join(f"{n}: {get_pin(n).size} bytes" for n in VOCABS)
-        try:
-            size = f"{os.stat(path).st_size} bytes"
-        except OSError as exc:
-            size = f"unreadable: {exc.strerror}"
-        return [Check(None, None, path_text, "failed",
-                      f"{size} matches no pinned vocab ({sizes}); name it <vocab>.tiktoken or pass --name")]
-    return [_check(None, name, path)]
-
-
-def tier_checks(names: Sequence[str]) -> List[Check]:
-    """Check every tier that is set: the bundled files, HARMONY_VOCAB_<NAME> and
-    TIKTOKEN_ENCODINGS_BASE (unless our registration set it), the model directory, the caches."""
-    from . import locations as loc
-    from .bundled import bundled_dir
-    from .modeldir import search_roots
-    from .pins import get_pin
-    from .resolution import registered_by_us
-
-    checks: List[Check] = []
-    for name in names:
-        checks.append(_check("package", name, bundled_dir() / get_pin(name).file))
-    for name in names:
-        value = os.environ.get(loc.file_env_var(name))
-        if value:
-            checks.append(_check("environment", name, value))
-    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
-    if base and registered_by_us() is None:
-        checks.extend(_check_dir("environment", Path(base), names, model=False))
-    model_dir = os.environ.get(loc.ENV_MODEL_DIR)
-    if model_dir:
-        roots, how = search_roots(model_dir)
-        if not roots:
-            checks.append(Check("model", None, model_dir, "failed", how))
-        for root in roots:
-            checks.extend(_check_dir("model", root, names, model=True))
-    for name in names:
-        pin = get_pin(name)
-        url_name = loc.url_cache_name(pin.canonical_url)
-        checks.append(_check("cache", name, loc.cache_dir() / pin.file, absent_ok=True))
-        checks.append(_check("cache", name, loc.harmony_cache_dir() / url_name, absent_ok=True))
-        tiktoken_dir = loc.tiktoken_cache_dir()
-        if tiktoken_dir is not None:
-            checks.append(_check("cache", name, tiktoken_dir / url_name, absent_ok=True))
-    return checks
-
-
 def cmd_verify(args: argparse.Namespace, io: _Io) -> int:
     """Check files or directories (or every tier that is set) against the pins."""
+    from .checks import check_given, tier_checks
     from .pins import VOCABS
 
     names = [args.name] if args.name else list(VOCABS)
     if args.paths:
-        checks = [c for p in args.paths for c in _check_given(p, names, args.name)]
+        checks = [c for p in args.paths for c in check_given(p, names, args.name)]
     else:
         checks = tier_checks(names)
     failed = [c for c in checks if c.status == "failed"]
@@ -470,6 +309,7 @@ def format_env(variables: Dict[str, str], fmt: str) -> str:
 
 def cmd_env(args: argparse.Namespace, io: _Io) -> int:
     """Print the variable settings that make openai-harmony use a directory (checked first)."""
+    from .checks import check
     from .bundled import bundled_dir
     from .pins import VOCABS, get_pin
 
@@ -478,7 +318,7 @@ def cmd_env(args: argparse.Namespace, io: _Io) -> int:
         _error(f"--dir {directory}: not a directory; expected one holding verified vocab files: "
                f"create it with '{PROG} export {_sh_quote(directory)}'", io.err)
         return EXIT_FAILED
-    checks = [_check(None, n, Path(directory) / get_pin(n).file, absent_ok=True) for n in VOCABS]
+    checks = [check(None, n, Path(directory) / get_pin(n).file, absent_ok=True) for n in VOCABS]
     bad = [c for c in checks if c.status == "failed" or (c.status == "absent" and c.name == "o200k_base")]
     if bad:
         detail = "missing" if bad[0].status == "absent" else bad[0].detail
@@ -592,142 +432,15 @@ def cmd_fetch(args: argparse.Namespace, io: _Io) -> int:
 
 # ------------------------------------------------------------------------------------- doctor
 
-def _version_of(distribution: str) -> Optional[str]:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _unmodified_status(directory: Optional[Path], file: str, name: str, variable: str) -> Dict[str, Any]:
-    check = _check(None, name, directory / file, absent_ok=True) if directory is not None else None
-    if check is None:
-        return {"status": "network", "path": None, "detail": f"{variable} disabled: would download"}
-    if check.status == "ok":
-        return {"status": "offline", "path": check.path, "detail": f"verified file via {variable}"}
-    if check.status == "absent":
-        return {"status": "network", "path": check.path, "detail": f"not in {variable}: would download"}
-    return {"status": "broken", "path": check.path, "detail": check.detail}
-
-
-def doctor_report(pth_ran: bool) -> Dict[str, Any]:
-    """The data `doctor` shows (see JSON_SHAPES["doctor"])."""
-    import platform
-    import warnings
-
-    import harmony_vocab
-
-    from . import locations as loc
-    from .bundled import bundled_dir
-    from .errors import VocabError, VocabNotFoundError
-    from .pins import VOCABS, get_pin
-    from .resolution import registered_by_us, resolve
-
-    from _harmony_vocab_startup import startup_directory
-
-    package_dir = Path(harmony_vocab.__file__).resolve().parent
-    pth = package_dir.parent / "harmony_vocab.pth"
-    autoregister = os.environ.get(loc.ENV_AUTOREGISTER)
-    registered = registered_by_us()
-    selection = startup_directory(os.environ)
-    try:
-        allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False) and not loc.env_flag(loc.ENV_OFFLINE, False)
-    except VocabError:
-        allowed = None
-    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
-    vocabs: Dict[str, Any] = {}
-    for name in VOCABS:
-        pin = get_pin(name)
-        entry: Dict[str, Any] = {"ok": False, "tier": None, "path": None, "network_needed": True,
-                                 "error": None, "warnings": []}
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                found = resolve(name, download=False)
-            except VocabNotFoundError as exc:
-                entry["error"] = (f"no verified copy found in {len(exc.attempts)} places "
-                                  f"(see '{PROG} resolve {name}')")
-            except (VocabError, OSError) as exc:
-                entry["error"] = _describe_exception(exc)
-            else:
-                entry.update(ok=True, tier=found.tier, path=_abs(found.path), network_needed=False)
-        entry["warnings"] = [str(w.message) for w in caught]
-        url_name = loc.url_cache_name(pin.canonical_url)
-        if base:
-            entry["openai_harmony"] = _unmodified_status(Path(base), pin.file, name, loc.TIKTOKEN_ENCODINGS_BASE)
-        else:
-            entry["openai_harmony"] = _unmodified_status(loc.harmony_cache_dir(), url_name, name,
-                                                         "openai-harmony's cache")
-        entry["tiktoken"] = _unmodified_status(loc.tiktoken_cache_dir(), url_name, name, "tiktoken's cache")
-        vocabs[name] = entry
-    return {
-        "harmony_vocab": {"version": harmony_vocab.__version__, "location": str(package_dir),
-                          "bundled_dir": str(bundled_dir())},
-        "python": {"version": platform.python_version(), "executable": sys.executable},
-        "packages": {d: _version_of(d) for d in ("openai-harmony", "tiktoken", "requests")},
-        "registration": {
-            "pth_installed": pth.is_file(),
-            "pth_path": str(pth) if pth.is_file() else None,
-            "ran_at_startup": pth_ran,
-            "autoregister": autoregister,
-            "enabled": (autoregister or "1").strip().lower() not in ("0", "false", "no", "off"),
-            "tiktoken_encodings_base": base,
-            "set_by_registration": registered is not None,
-            "registered_tier": registered[0] if registered else None,
-            "startup_selection": {"tier": selection[0], "directory": selection[1]} if selection else None,
-        },
-        "download": {"allowed": allowed, "base_url": os.environ.get(loc.ENV_BASE_URL) or None,
-                     "cache_dir": str(loc.cache_dir())},
-        "vocabs": vocabs,
-    }
-
-
-def _format_doctor(report: Dict[str, Any]) -> str:
-    hv, py, pk, reg, dl = (report[k] for k in ("harmony_vocab", "python", "packages", "registration", "download"))
-    lines = [
-        f"harmony-vocab {hv['version']} at {hv['location']}",
-        f"Python {py['version']} ({py['executable']})",
-        "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in pk.items()),
-        "start-up registration: "
-        + (f".pth installed ({reg['pth_path']})" if reg["pth_installed"] else ".pth not installed")
-        + (", ran at start-up" if reg["ran_at_startup"] else ", did not run in this process")
-        + f"; HARMONY_VOCAB_AUTOREGISTER={reg['autoregister'] if reg['autoregister'] is not None else '(unset)'}"
-        + (" (enabled)" if reg["enabled"] else " (disabled)"),
-    ]
-    if reg["tiktoken_encodings_base"]:
-        how = (f"set by harmony-vocab's registration, {reg['registered_tier']} tier"
-               if reg["set_by_registration"] else "set by the environment")
-        lines.append(f"TIKTOKEN_ENCODINGS_BASE={reg['tiktoken_encodings_base']} ({how})")
-    else:
-        lines.append("TIKTOKEN_ENCODINGS_BASE is not set: openai-harmony uses its cache or downloads")
-    allowed = {True: "allowed", False: "not allowed (offline)",
-               None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD or HARMONY_VOCAB_OFFLINE"}[dl["allowed"]]
-    lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir']}")
-    lines.append("vocabs:")
-    for name, v in report["vocabs"].items():
-        if v["ok"]:
-            lines.append(f"  {name:<12} {v['tier']:<11} {v['path']} (no network needed)")
-        else:
-            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; network needed: {PROG} fetch {name}")
-        for warning in v["warnings"]:
-            lines.append(f"  {'':<12} warning: {warning}")
-        unmodified = []
-        for key, dist in (("openai_harmony", "openai-harmony"), ("tiktoken", "tiktoken")):
-            installed = "" if pk.get(dist) else " (not installed)"
-            unmodified.append(f"{dist}{installed}: {v[key]['status']} ({v[key]['detail']})")
-        lines.append(f"  {'':<12} unmodified " + "; ".join(unmodified))
-    return "\n".join(lines) + "\n"
-
-
 def cmd_doctor(args: argparse.Namespace, io: _Io) -> int:
     """One screen on the installation, the registration and each vocab's source."""
+    from .doctor import doctor_report, format_doctor
+
     report = doctor_report(args.pth_ran)
     if args.json:
         _print_json(report, io.out)
     else:
-        io.out.write(_format_doctor(report))
+        io.out.write(format_doctor(report))
     return EXIT_OK if all(v["ok"] for v in report["vocabs"].values()) else EXIT_FAILED
 
 
