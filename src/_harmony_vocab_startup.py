@@ -8,12 +8,13 @@ openai-harmony reads only ``TIKTOKEN_ENCODINGS_BASE``. When it is unset (and
 ``HARMONY_VOCAB_AUTOREGISTER`` is not 0), this sets it to the first directory, in lookup order,
 that holds ``o200k_base.tiktoken`` of the pinned size: the directory of ``HARMONY_VOCAB_O200K_BASE``
 (when that file has its canonical name), the model directory (``HARMONY_VOCAB_MODEL_DIR``), then
-the package's own data directory. It costs a few ``stat`` calls: no hashing (openai-harmony checks
+the package's own data directory (beside this module; for an editable install, on ``sys.path``). It costs a few ``stat`` calls: no hashing (openai-harmony checks
 the sha256 itself when it reads the file), no imports beyond ``os``, no writes. It never raises:
 a broken state is left for ``harmony_vocab.resolve`` to report.
 """
 
 import os
+import sys
 
 # The vocab openai-harmony's GPT-OSS encoding reads. A copy of its pin (tests/test_pins.py checks
 # it against vocab_manifest.toml): importing harmony_vocab here would cost every interpreter start.
@@ -21,7 +22,7 @@ O200K_FILE = "o200k_base.tiktoken"
 O200K_SIZE = 3613922
 
 _MODEL_SUBDIRS = ("", "encodings", "tokenizer", "original")
-_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harmony_vocab", "data")
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> "tuple[str, str] | None":
@@ -43,8 +44,12 @@ def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ)
             directory = os.path.join(model_dir, sub) if sub else model_dir
             if holds(directory):
                 return "model", os.path.abspath(directory)
-    if holds(_DATA):
-        return "package", _DATA
+    # The package beside this module (a wheel install: one stat); else the first on sys.path
+    # that has its data (an editable install, whose .pth put the source tree on sys.path).
+    for base in (_HERE, *sys.path):
+        data = os.path.join(base or ".", "harmony_vocab", "data")
+        if holds(data):
+            return "package", os.path.abspath(data)
     return None
 
 

@@ -128,7 +128,9 @@ def test_editable_install_finds_the_vocab(
     env = clean_env(tmp_path / "home", PIP_NO_INDEX="1", PIP_FIND_LINKS=str(build_wheelhouse),
                     HARMONY_VOCAB_SOURCE_DIR=str(SHARED_VOCAB), HARMONY_VOCAB_OFFLINE="1")
     run(offline([venv_python(venv), "-m", "pip", "install", "-q", "-e", tree]), env=env)
-    out = run(offline([venv_python(venv), "-c",
-                       "import harmony_vocab as hv; r = hv.resolve('o200k_base'); print(r.tier, r.path)"]),
-              env=clean_env(tmp_path / "home2")).stdout.split()
-    assert out == ["package", str(tree / "src/harmony_vocab/data/o200k_base.tiktoken")]
+    code = ("import os, harmony_vocab as hv; r = hv.resolve('o200k_base');"
+            "print(r.tier, r.path, os.environ.get('TIKTOKEN_ENCODINGS_BASE'))")
+    out = run(offline([venv_python(venv), "-c", code]), env=clean_env(tmp_path / "home2")).stdout.split()
+    data = tree / "src/harmony_vocab/data"
+    # The start-up registration works from an editable install too: it finds the source tree.
+    assert out == ["package", str(data / "o200k_base.tiktoken"), str(data)]
