@@ -1,23 +1,15 @@
-"""Called by ``harmony_vocab.pth`` at interpreter start (``run()``): point openai-harmony at a
-vocab directory.
+"""Run by ``harmony_vocab.pth`` at every interpreter start: when ``TIKTOKEN_ENCODINGS_BASE`` is
+unset (and ``HARMONY_VOCAB_AUTOREGISTER`` is not 0), point it at the first directory holding
+``o200k_base.tiktoken`` of the pinned size (see `startup_directory`), for openai-harmony.
 
-A top-level module beside the ``harmony_vocab`` package (not inside it), so that start-up imports
-this one small module and nothing else.
-
-openai-harmony reads only ``TIKTOKEN_ENCODINGS_BASE``. When it is unset (and
-``HARMONY_VOCAB_AUTOREGISTER`` is not 0), this sets it to the first directory, in lookup order,
-that holds ``o200k_base.tiktoken`` of the pinned size: the directory of ``HARMONY_VOCAB_O200K_BASE``
-(when that file has its canonical name), the model directory (``HARMONY_VOCAB_MODEL_DIR``), then
-the package's own data directory (beside this module; for an editable install, on ``sys.path``). It costs a few ``stat`` calls: no hashing (openai-harmony checks
-the sha256 itself when it reads the file), no imports beyond ``os``, no writes. It never raises:
-a broken state is left for ``harmony_vocab.resolve`` to report.
+A top-level module so that start-up imports nothing else; a few ``stat`` calls, no hashing
+(openai-harmony checks the sha256 itself), no writes, never an exception.
 """
 
 import os
 import sys
 
-# The vocab openai-harmony's GPT-OSS encoding reads. A copy of its pin (tests/test_pins.py checks
-# it against vocab_manifest.toml): importing harmony_vocab here would cost every interpreter start.
+# A copy of the o200k_base pin (tests/test_pins.py checks it against vocab_manifest.toml).
 O200K_FILE = "o200k_base.tiktoken"
 O200K_SIZE = 3613922
 
@@ -26,7 +18,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> "tuple[str, str] | None":
-    """Return ``(tier, directory)`` that the start-up registration would select, or None."""
+    """``(tier, directory)`` the registration selects, or None: the directory of
+    ``HARMONY_VOCAB_O200K_BASE`` (if the file has its canonical name), the model directory
+    (``HARMONY_VOCAB_MODEL_DIR``), then the package's data directory."""
     file, size = O200K_FILE, O200K_SIZE
 
     def holds(directory: str) -> bool:
@@ -44,8 +38,7 @@ def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ)
             directory = os.path.join(model_dir, sub) if sub else model_dir
             if holds(directory):
                 return "model", os.path.abspath(directory)
-    # The package beside this module (a wheel install: one stat); else the first on sys.path
-    # that has its data (an editable install, whose .pth put the source tree on sys.path).
+    # Beside this module (a wheel), else on sys.path (an editable install).
     for base in (_HERE, *sys.path):
         data = os.path.join(base or ".", "harmony_vocab", "data")
         if holds(data):

@@ -1,30 +1,7 @@
-"""The ``harmony-vocab`` command (also ``python -m harmony_vocab``).
-
-Subcommands::
-
-    path NAME [--bundled]                     the path the lookup order selects (only that, on stdout)
-    resolve NAME [--vocab-path P | --vocab-dir D] [--model-dir M] [--download] [--json]
-                                              the winning tier and path, and every place looked at
-    verify [PATH ...] [--name N] [--json]     check files or directories against the pins; with no
-                                              PATH, every tier that is set
-    export DEST [--layout flat|encodings] [--name N ...] [--force]
-                                              copy verified files and a SHA256SUMS into DEST
-    env [--dir D] [--format sh|fish|dockerfile|json]
-                                              the variables that make openai-harmony use D
-    seed-cache [--tiktoken DIR] [--harmony DIR] [--name N ...]
-                                              verified copies where tiktoken / openai-harmony look
-    fetch [NAME ...] [--force]                download into our cache (the only network command)
-    doctor [--json]                           versions, start-up registration, each vocab's source
-
-Exit codes:
-    0  success
-    1  verification or resolution failed (a missing file, a size or sha256 mismatch, no verified
-       copy anywhere, a download that failed, a file in the way of an export without --force)
-    2  usage error (unknown subcommand or option, unknown vocab name)
-
-Errors go to stderr, one line first (what was given, what was expected, what to do); a lookup
-that found nothing adds the list of places tried. JSON shapes are documented on each command
-(``harmony-vocab CMD --help``) and in `JSON_SHAPES`.
+"""The ``harmony-vocab`` command (also ``python -m harmony_vocab``): path, resolve, verify,
+export, env, seed-cache, fetch, doctor; ``harmony-vocab COMMAND --help`` documents each one and
+its JSON shape (`JSON_SHAPES`). Exit codes: `EXIT_CODES_HELP`. Errors go to stderr, one line first
+(what was given, what was expected, what to do), then any list of places tried.
 """
 
 from __future__ import annotations
