@@ -58,8 +58,9 @@ def _register() -> None:
     env = os.environ
     if env.get("HARMONY_VOCAB_AUTOREGISTER", "1").strip().lower() in ("0", "false", "no", "off"):
         return
-    if "TIKTOKEN_ENCODINGS_BASE" in env:
-        return
+    base = env.get("TIKTOKEN_ENCODINGS_BASE")
+    if base is not None and not env.get("HARMONY_VOCAB_REGISTERED", "").endswith(":" + base):
+        return  # an operator's choice; one inherited from a parent's registration is redone
     selected = startup_directory(env)
     if selected is not None:
         tier, directory = selected

@@ -74,6 +74,11 @@ def test_registration_prefers_model_dir_and_never_overrides_an_operator(full_ven
     code = "import os, harmony_vocab as hv; r = hv.resolve('o200k_base'); print(os.environ['TIKTOKEN_ENCODINGS_BASE'], r.tier)"
     out = python(full_venv, tmp_path, code, HARMONY_VOCAB_MODEL_DIR=str(model)).stdout.split()
     assert out == [str(model / "encodings"), "model"]
+    # A value inherited from a parent process's registration is redone with this process's settings.
+    bundled = next(full_venv.glob("lib/python*/site-packages/harmony_vocab/data"))
+    out = python(full_venv, tmp_path, code, HARMONY_VOCAB_MODEL_DIR=str(model), TIKTOKEN_ENCODINGS_BASE=str(bundled),
+                 HARMONY_VOCAB_REGISTERED=f"package:{bundled}").stdout.split()
+    assert out == [str(model / "encodings"), "model"]
     # An operator's own TIKTOKEN_ENCODINGS_BASE is left alone and counts as the environment tier.
     out = python(full_venv, tmp_path, code, TIKTOKEN_ENCODINGS_BASE=str(SHARED_VOCAB)).stdout.split()
     assert out == [str(SHARED_VOCAB), "environment"]
