@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -12,7 +14,7 @@ from . import locations as loc
 from .errors import MissingExtraError, VocabError, VocabNotFoundError
 from .pins import VOCABS, get_pin
 from .resolution import Resolution, registered_by_us, resolve
-from .seed import linked_dir
+from .storage import process_temp_dir
 
 PathArg = Union[str, "os.PathLike[str]", None]
 
@@ -43,6 +45,28 @@ def directory_for(resolutions: "Dict[str, Resolution]") -> Path:
     if len(parents) == 1 and all(r.path.name == get_pin(n).file for n, r in resolutions.items()):
         return parents.pop()
     return linked_dir({n: r.path.absolute() for n, r in resolutions.items()})
+
+
+def linked_dir(files: "dict[str, Path]") -> Path:
+    """A directory in our cache whose ``<name>.tiktoken`` entries link to `files` (name -> path),
+    for tools that want one directory of canonically named files (``TIKTOKEN_ENCODINGS_BASE``)."""
+    key = hashlib.sha256("\0".join(f"{n}={p}" for n, p in sorted(files.items())).encode()).hexdigest()[:24]
+    try:
+        return _link_into(loc.cache_dir() / "linked" / key, files)
+    except OSError:  # a read-only cache: links for this process only
+        return _link_into(process_temp_dir(), files)
+
+
+def _link_into(directory: Path, files: "dict[str, Path]") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, path in files.items():
+        link = directory / get_pin(name).file
+        if os.path.islink(link) and os.readlink(link) == str(path):
+            continue
+        part = directory / f".{link.name}.{uuid.uuid4().hex}.part"
+        os.symlink(str(path), part)
+        os.replace(part, link)
+    return directory
 
 
 def load_harmony_encoding(

@@ -191,7 +191,7 @@ def _model(run: _Lookup, model_dir: PathArg) -> Optional[Resolution]:
 def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
     """Rebuild from tokenizer.json once; the verified result is kept in our cache, keyed by the
     tokenizer.json's path, size and mtime, so later processes only re-verify it."""
-    from .storage import write_atomic
+    from .storage import process_temp_dir, write_atomic
     from .tokenizer_json import TokenizerJsonError, rebuild
 
     st = tokenizer.stat()
@@ -212,21 +212,10 @@ def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
         write_atomic(kept, data)
     except OSError as exc:  # a read-only cache: keep it for this process only
         run.note("model", str(kept), f"cannot keep the rebuilt copy here: {describe_failure(exc)}")
-        kept = _process_temp_dir() / run.pin.file
+        kept = process_temp_dir() / run.pin.file
         write_atomic(kept, data)
         place = f"{tokenizer} (rebuilt copy {kept}, for this process only)"
     return run.try_file("model", kept, place=place)
-
-
-def _process_temp_dir() -> Path:
-    """A temporary directory removed when the interpreter exits."""
-    import atexit
-    import shutil
-    import tempfile
-
-    directory = Path(tempfile.mkdtemp(prefix="harmony-vocab-"))
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    return directory
 
 
 def _verified_reference(pin: Pin) -> Optional[Path]:

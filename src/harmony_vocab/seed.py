@@ -50,24 +50,3 @@ def seed_harmony_cache(directory: PathArg = None, names: Iterable[str] = VOCABS,
     `directory` defaults to ``TIKTOKEN_RS_CACHE_DIR``, else ``$TMPDIR/tiktoken-rs-cache``.
     """
     return _seed(Path(directory) if directory is not None else harmony_cache_dir(), names, **lookup)
-
-
-def linked_dir(files: "dict[str, Path]") -> Path:
-    """A directory in our cache whose ``<name>.tiktoken`` entries link to `files` (name -> path),
-    for tools that want one directory of canonically named files (``TIKTOKEN_ENCODINGS_BASE``)."""
-    import hashlib
-    import uuid
-
-    from .locations import cache_dir
-
-    key = hashlib.sha256("\0".join(f"{n}={p}" for n, p in sorted(files.items())).encode()).hexdigest()[:24]
-    directory = cache_dir() / "linked" / key
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, path in files.items():
-        link = directory / get_pin(name).file
-        if os.path.islink(link) and os.readlink(link) == str(path):
-            continue
-        part = directory / f".{link.name}.{uuid.uuid4().hex}.part"
-        os.symlink(str(path), part)
-        os.replace(part, link)
-    return directory

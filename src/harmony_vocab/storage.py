@@ -40,3 +40,14 @@ def copy_atomic(source: PathLike, target: PathLike) -> Path:
 def write_atomic(target: PathLike, data: bytes) -> Path:
     """Write `data` to `target` so that `target` is never seen half-written."""
     return _atomic(Path(target), lambda out: out.write(data))
+
+
+def process_temp_dir() -> Path:
+    """A new temporary directory, removed when the interpreter exits: where files go for this
+    process only when the cache cannot be written."""
+    import atexit
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="harmony-vocab-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory

@@ -1,0 +1,84 @@
+"""Unit tests of the openai-harmony glue that need no openai-harmony: encoding names, the
+directory handed to TIKTOKEN_ENCODINGS_BASE, and register()."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Dict, Tuple
+
+import pytest
+
+from harmony_vocab import MissingExtraError, VocabError, VocabNotFoundError
+from harmony_vocab.harmony import directory_for, load_harmony_encoding, register, vocab_for_encoding
+from harmony_vocab.pins import Pin
+from harmony_vocab.resolution import resolve
+
+Synthetic = Dict[str, Tuple[Pin, bytes]]
+
+
+def fill(directory: Path, synthetic: Synthetic) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for pin, data in synthetic.values():
+        (directory / pin.file).write_bytes(data)
+
+
+def test_encoding_names() -> None:
+    class HarmonyEncodingName:  # what openai_harmony's enum looks like to us: a .value
+        value = "HarmonyGptOss"
+
+    assert vocab_for_encoding("HarmonyGptOss") == vocab_for_encoding(HarmonyEncodingName()) == "o200k_base"
+    with pytest.raises(VocabError, match="expected one of HarmonyGptOss"):
+        vocab_for_encoding("o200k")
+
+
+def test_directory_is_the_files_own_when_they_are_canonically_named(synthetic: Synthetic, tmp_path: Path) -> None:
+    fill(tmp_path / "package", synthetic)
+    resolutions = {name: resolve(name) for name in synthetic}
+    assert directory_for(resolutions) == tmp_path / "package"
+
+
+def test_a_renamed_file_gets_a_directory_of_links(synthetic: Synthetic, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pin, data = synthetic["o200k_base"]
+    renamed = tmp_path / "weights" / "vocab.bin"
+    renamed.parent.mkdir()
+    renamed.write_bytes(data)
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
+    directory = directory_for({"o200k_base": resolve("o200k_base", vocab_path=renamed)})
+    assert (tmp_path / "cache") in directory.parents
+    link = directory / pin.file
+    assert link.is_symlink() and os.readlink(link) == str(renamed) and link.read_bytes() == data
+    # A cache that cannot be written: links for this process only, in a temporary directory.
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "file"))
+    directory = directory_for({"o200k_base": resolve("o200k_base", vocab_path=renamed)})
+    assert (directory / pin.file).read_bytes() == data and (tmp_path / "file") not in directory.parents
+
+
+def test_register_sets_replaces_its_own_value_and_respects_an_operator(
+    synthetic: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(tmp_path / "package", synthetic)
+    assert register() == tmp_path / "package"
+    assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(tmp_path / "package")
+    assert os.environ["HARMONY_VOCAB_REGISTERED"] == f"package:{tmp_path / 'package'}"
+    assert resolve("o200k_base").tier == "package"  # not counted as the environment tier
+    fill(tmp_path / "model" / "encodings", synthetic)
+    assert register(model_dir=tmp_path / "model") == tmp_path / "model" / "encodings"  # its own value: redone
+    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", "/operator/choice")
+    assert register(model_dir=tmp_path / "model") == Path("/operator/choice")
+    assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == "/operator/choice"
+
+
+def test_register_with_nothing_found_raises_and_sets_nothing(synthetic: Synthetic) -> None:
+    with pytest.warns(UserWarning), pytest.raises(VocabNotFoundError):
+        register()
+    assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+
+
+def test_load_harmony_encoding_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openai_harmony", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'harmony-vocab\[harmony\]'"):
+        load_harmony_encoding("HarmonyGptOss")
