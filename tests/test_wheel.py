@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tarfile
 import zipfile
 import zlib
@@ -92,19 +93,27 @@ def test_two_builds_give_byte_identical_wheels(
     assert first.read_bytes() == second.read_bytes()
 
 
+def clean_tree(dist: Dict[str, Path], tmp_path: Path) -> Path:
+    """A fresh copy of the project tree, without any built vocab file."""
+    tree = tmp_path / "tree"
+    shutil.copytree(dist["tree"], tree, ignore=shutil.ignore_patterns("*.tiktoken"))
+    return tree
+
+
+def offline_pip_env(home: Path, wheelhouse: Path, **extra: str) -> Dict[str, str]:
+    """A clean environment where pip takes the build requirements from the wheelhouse only."""
+    return clean_env(home, PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheelhouse), **extra)
+
+
 def test_offline_build_with_no_source_fails_listing_every_source(
     dist: Dict[str, Path], build_wheelhouse: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    tree = tmp_path / "tree"
-    shutil.copytree(dist["tree"], tree, ignore=shutil.ignore_patterns("*.tiktoken"))
+    tree = clean_tree(dist, tmp_path)
     bad_mirror = tmp_path / "mirror"
     bad_mirror.mkdir()
     (bad_mirror / "o200k_base.tiktoken").write_bytes(b"tampered\n")
-    env = clean_env(tmp_path / "home", PIP_NO_INDEX="1", PIP_FIND_LINKS=str(build_wheelhouse),
-                    HARMONY_VOCAB_SOURCE_DIR=str(bad_mirror), HARMONY_VOCAB_OFFLINE="1",
-                    HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "cache"))
+    env = offline_pip_env(tmp_path / "home", build_wheelhouse, HARMONY_VOCAB_SOURCE_DIR=str(bad_mirror),
+                          HARMONY_VOCAB_OFFLINE="1", HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "cache"))
     proc = run(offline([PYTHON, "-m", "build", "--wheel", "-o", tmp_path / "out", tree]),
                env=env, check=False)
     assert proc.returncode != 0
@@ -119,14 +128,11 @@ def test_offline_build_with_no_source_fails_listing_every_source(
 def test_editable_install_finds_the_vocab(
     dist: Dict[str, Path], build_wheelhouse: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    tree = tmp_path / "tree"
-    shutil.copytree(dist["tree"], tree, ignore=shutil.ignore_patterns("*.tiktoken"))
+    tree = clean_tree(dist, tmp_path)
     venv = tmp_path / "venv"
     run([PYTHON, "-m", "venv", venv])
-    env = clean_env(tmp_path / "home", PIP_NO_INDEX="1", PIP_FIND_LINKS=str(build_wheelhouse),
-                    HARMONY_VOCAB_SOURCE_DIR=str(SHARED_VOCAB), HARMONY_VOCAB_OFFLINE="1")
+    env = offline_pip_env(tmp_path / "home", build_wheelhouse, HARMONY_VOCAB_SOURCE_DIR=str(SHARED_VOCAB),
+                          HARMONY_VOCAB_OFFLINE="1")
     run(offline([venv_python(venv), "-m", "pip", "install", "-q", "-e", tree]), env=env)
     code = ("import os, harmony_vocab as hv; r = hv.resolve('o200k_base');"
             "print(r.tier, r.path, os.environ.get('TIKTOKEN_ENCODINGS_BASE'))")
