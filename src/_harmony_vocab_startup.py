@@ -46,8 +46,16 @@ def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ)
     return None
 
 
+_ran = False
+
+
 def run() -> None:
-    """Register, unless opted out or already set; never raises (called by the .pth line)."""
+    """Register, unless opted out or already set; never raises (called by the .pth line, once
+    per process even when site reads the .pth twice, as through a venv's lib64 -> lib link)."""
+    global _ran
+    if _ran:
+        return
+    _ran = True
     try:
         _register()
     except Exception:  # never fail an interpreter's start
