@@ -167,7 +167,7 @@ def obtain(
         if candidate("mirror (HARMONY_VOCAB_SOURCE_DIR)", Path(source_dir) / pin.file):
             return place(Path(source_dir) / pin.file)
     else:
-        attempts.append(Attempt("mirror", "HARMONY_VOCAB_SOURCE_DIR", "not set"))
+        attempts.append(Attempt("mirror", hv.locations.ENV_SOURCE_DIR, "not set"))
     if candidate("package data", target):
         return target
     cached = cache_dir / pin.file
@@ -203,10 +203,10 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
     environ = os.environ if environ is None else environ
     hv = _package()
     try:
-        offline = hv.locations.env_flag("HARMONY_VOCAB_OFFLINE", False, environ)
+        offline = hv.locations.env_flag(hv.locations.ENV_OFFLINE, False, environ)
     except hv.errors.VocabError as exc:
         raise BuildSetupError(str(exc)) from None
-    source_dir = environ.get("HARMONY_VOCAB_SOURCE_DIR") or None
+    source_dir = environ.get(hv.locations.ENV_SOURCE_DIR) or None
     if source_dir and not os.path.isdir(source_dir):
         raise BuildSetupError(
             f"HARMONY_VOCAB_SOURCE_DIR={source_dir!r} is not a directory: point it at a folder "
@@ -221,7 +221,7 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
     cache = hv.locations.cache_dir(environ)
     try:
         url_lists = {
-            name: hv.fetch.download_urls(pin, environ.get("HARMONY_VOCAB_BASE_URL", ""))
+            name: hv.fetch.download_urls(pin, environ.get(hv.locations.ENV_BASE_URL, ""))
             for name, pin in pins.items()
         }
     except hv.errors.FetchError as exc:

@@ -3,7 +3,7 @@ unset (and ``HARMONY_VOCAB_AUTOREGISTER`` is not 0), point it at the first direc
 ``o200k_base.tiktoken`` of the pinned size (see `startup_directory`), for openai-harmony.
 
 A top-level module so that start-up imports nothing else; a few ``stat`` calls, no hashing
-(openai-harmony checks the sha256 itself), no writes, never an exception.
+(openai-harmony checks the sha256 itself), no file writes, never an exception.
 """
 
 import os
@@ -49,6 +49,11 @@ def startup_directory(environ: "os._Environ[str] | dict[str, str]" = os.environ)
 _ran = False
 
 
+def registration_enabled(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> bool:
+    """False when ``HARMONY_VOCAB_AUTOREGISTER`` is 0 / false / no / off."""
+    return environ.get("HARMONY_VOCAB_AUTOREGISTER", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def run() -> None:
     """Register, unless opted out or already set; never raises (called by the .pth line, once
     per process even when site reads the .pth twice, as through a venv's lib64 -> lib link)."""
@@ -64,7 +69,7 @@ def run() -> None:
 
 def _register() -> None:
     env = os.environ
-    if env.get("HARMONY_VOCAB_AUTOREGISTER", "1").strip().lower() in ("0", "false", "no", "off"):
+    if not registration_enabled(env):
         return
     base = env.get("TIKTOKEN_ENCODINGS_BASE")
     if base is not None and not env.get("HARMONY_VOCAB_REGISTERED", "").endswith(":" + base):

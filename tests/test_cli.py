@@ -155,7 +155,7 @@ def test_resolve_explicit_model_and_failures(
     assert r.code == 1
     out = r.json()
     assert out["ok"] is False and out["tier"] is None and out["path"] is None
-    assert out["attempts"] == [{"tier": "explicit", "place": str(bad), "ok": False,
+    assert out["attempts"] == [{"tier": "explicit", "place": f"vocab_path={bad}", "ok": False,
                                 "outcome": out["attempts"][0]["outcome"]}]
     assert out["attempts"][0]["outcome"].startswith(f"sha256 mismatch: expected {pin.sha256}, got ")
     assert r.err.count("\n") == 1 and str(bad) in r.err and "replace it with a verified copy" in r.err

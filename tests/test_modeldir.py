@@ -248,31 +248,29 @@ def test_one_changed_token_is_rejected_naming_the_rank(world: World) -> None:
     assert not kept_dir().exists() or not any(kept_dir().rglob("*.tiktoken"))
 
 
-def test_one_changed_token_without_reference_still_says_why(world: World) -> None:
+def rejection_of_changed_token(world: World, rank: int) -> str:
+    """Resolve from a model dir whose tokenizer.json has `rank` changed; the rejection's outcome."""
     model = world.base / "model"
     tok = tokenizer_dict(world.data)
-    change_token(tok, world.pin.ranks - 3)
+    change_token(tok, rank)
     write_tokenizer(model, tok)
     with pytest.warns(VocabWarning):
         with pytest.raises(VocabNotFoundError) as info:
             resolve(NAME, model_dir=model)
     (rejected,) = [a for a in info.value.attempts if a.outcome.startswith("rebuilt vocab rejected")]
-    assert f"expected {world.pin.sha256}, {world.pin.size} bytes" in rejected.outcome
-    assert "rank" not in rejected.outcome.split("bytes;")[-1]
+    return rejected.outcome
+
+
+def test_one_changed_token_without_reference_still_says_why(world: World) -> None:
+    outcome = rejection_of_changed_token(world, world.pin.ranks - 3)
+    assert f"expected {world.pin.sha256}, {world.pin.size} bytes" in outcome
+    assert "rank" not in outcome.split("bytes;")[-1]
 
 
 def test_corrupt_reference_is_not_used_to_name_a_rank(world: World) -> None:
     """A damaged package copy must not be quoted as "the pinned vocab"."""
     write_candidate(world.package / world.pin.file, "flipped", world.data)
-    model = world.base / "model"
-    tok = tokenizer_dict(world.data)
-    change_token(tok, world.pin.ranks - 4)
-    write_tokenizer(model, tok)
-    with pytest.warns(VocabWarning):
-        with pytest.raises(VocabNotFoundError) as info:
-            resolve(NAME, model_dir=model)
-    (rejected,) = [a for a in info.value.attempts if a.outcome.startswith("rebuilt vocab rejected")]
-    assert "in the pinned vocab" not in rejected.outcome
+    assert "in the pinned vocab" not in rejection_of_changed_token(world, world.pin.ranks - 4)
 
 
 def test_missing_rank_is_rejected(world: World) -> None:

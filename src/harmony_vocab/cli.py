@@ -148,7 +148,7 @@ def cmd_resolve(args: argparse.Namespace, io: _Io) -> int:
     """Run the lookup order; print the winner and the attempt trace."""
     import warnings
 
-    from .errors import Attempt, VocabError, VocabIntegrityError, VocabNotFoundError
+    from .errors import VocabError, VocabIntegrityError, VocabNotFoundError
     from .pins import get_pin
     from .resolution import resolve
 
@@ -161,13 +161,9 @@ def cmd_resolve(args: argparse.Namespace, io: _Io) -> int:
             warnings.simplefilter("ignore")  # the trace printed below says the same
             found = resolve(pin.name, vocab_path=args.vocab_path, vocab_dir=args.vocab_dir,
                             model_dir=args.model_dir, download=True if args.download else None)
-    except VocabNotFoundError as exc:
+    except (VocabNotFoundError, VocabIntegrityError) as exc:  # both carry the attempt trace
         result["attempts"] = [_attempt_dict(a) for a in exc.attempts]
         failure: Optional[BaseException] = exc
-    except VocabIntegrityError as exc:
-        place = args.vocab_path if args.vocab_path is not None else exc.path
-        result["attempts"] = [_attempt_dict(Attempt("explicit", str(place), exc.reason))]
-        failure = exc
     except VocabError as exc:
         if args.json:
             result["error"] = str(exc)

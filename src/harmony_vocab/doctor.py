@@ -46,7 +46,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
 
-    from _harmony_vocab_startup import startup_directory
+    from _harmony_vocab_startup import registration_enabled, startup_directory
 
     package_dir = Path(harmony_vocab.__file__).resolve().parent
     pth = package_dir.parent / "harmony_vocab.pth"
@@ -93,7 +93,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
             "pth_path": str(pth) if pth.is_file() else None,
             "ran_at_startup": pth_ran,
             "autoregister": autoregister,
-            "enabled": (autoregister or "1").strip().lower() not in ("0", "false", "no", "off"),
+            "enabled": registration_enabled(os.environ),
             "tiktoken_encodings_base": base,
             "set_by_registration": registered is not None,
             "registered_tier": registered[0] if registered else None,
