@@ -1,0 +1,357 @@
+"""What each ``harmony-vocab`` command does and prints (`cmd_path` ... `cmd_doctor`), and `run`,
+which turns a command's expected failures into one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+
+PROG = "harmony-vocab"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as given (exit 2)."""
+
+
+def _abs(path: "os.PathLike[str] | str") -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+def print_json(data: Any, out: IO[str]) -> None:
+    import json
+
+    json.dump(data, out, indent=2, sort_keys=False)
+    out.write("\n")
+
+
+def error(message: str, err: IO[str]) -> None:
+    err.write(f"{PROG}: error: {message}\n")
+
+
+def describe_exception(exc: BaseException) -> str:
+    """The message of an expected failure, with what to do when the exception does not say it."""
+    from .errors import VocabIntegrityError
+
+    if isinstance(exc, VocabIntegrityError):
+        return f"{exc}; replace it with a verified copy ({PROG} export, or {PROG} fetch)"
+    if isinstance(exc, OSError) and not hasattr(exc, "attempts") and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}"
+    return str(exc)
+
+
+@dataclass
+class Io:
+    out: IO[str]
+    err: IO[str]
+
+
+# ------------------------------------------------------------------------------------- path
+
+def cmd_path(args: argparse.Namespace, io: Io) -> int:
+    """Print the path the lookup order selects, or the bundled copy's."""
+    if args.bundled:
+        from .bundled import bundled_path
+        from .integrity import check_file
+        from .pins import get_pin
+
+        path = bundled_path(args.name)
+        try:
+            check_file(path, get_pin(args.name))
+        except FileNotFoundError:
+            error(f"the packaged copy of {args.name} is missing at {path}: this installation carries "
+                   f"no vocab files; reinstall harmony-vocab from a wheel (pip install "
+                   f"--force-reinstall harmony-vocab)", io.err)
+            return EXIT_FAILED
+    else:
+        from .resolution import resolve
+
+        path = resolve(args.name).path
+    io.out.write(_abs(path) + "\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- resolve
+
+def _attempt_dict(attempt: Any) -> Dict[str, Any]:
+    return {"tier": attempt.tier, "place": attempt.place, "outcome": attempt.outcome, "ok": attempt.ok}
+
+
+def cmd_resolve(args: argparse.Namespace, io: Io) -> int:
+    """Run the lookup order; print the winner and the attempt trace."""
+    import warnings
+
+    from .errors import VocabError, VocabIntegrityError, VocabNotFoundError
+    from .pins import get_pin
+    from .resolution import resolve
+
+    pin = get_pin(args.name)
+    result: Dict[str, Any] = {"name": pin.name, "ok": False, "tier": None, "path": None,
+                              "file": pin.file, "sha256": pin.sha256, "size": pin.size,
+                              "attempts": [], "error": None}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the trace printed below says the same
+            found = resolve(pin.name, vocab_path=args.vocab_path, vocab_dir=args.vocab_dir,
+                            model_dir=args.model_dir, download=True if args.download else None)
+    except (VocabNotFoundError, VocabIntegrityError) as exc:  # both carry the attempt trace
+        result["attempts"] = [_attempt_dict(a) for a in exc.attempts]
+        failure: Optional[BaseException] = exc
+    except VocabError as exc:
+        if args.json:
+            result["error"] = str(exc)
+            print_json(result, io.out)
+        raise
+    else:
+        failure = None
+        result.update(ok=True, tier=found.tier, path=_abs(found.path),
+                      attempts=[_attempt_dict(a) for a in found.attempts])
+    if failure is not None:
+        result["error"] = describe_exception(failure)
+        if args.json:
+            print_json(result, io.out)
+            error(result["error"].splitlines()[0], io.err)
+            return EXIT_FAILED
+        raise failure
+    if args.json:
+        print_json(result, io.out)
+    else:
+        io.out.write(f"{pin.name}: {result['tier']} {result['path']}\n")
+        io.out.write("places looked at, in order:\n")
+        for i, attempt in enumerate(result["attempts"], 1):
+            io.out.write(f"  {i}. [{attempt['tier']}] {attempt['place']}: {attempt['outcome']}\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- verify
+
+def cmd_verify(args: argparse.Namespace, io: Io) -> int:
+    """Check files or directories (or every tier that is set) against the pins."""
+    from .checks import check_given, tier_checks
+    from .pins import VOCABS
+
+    names = [args.name] if args.name else list(VOCABS)
+    if args.paths:
+        checks = [c for p in args.paths for c in check_given(p, names, args.name)]
+    else:
+        checks = tier_checks(names)
+    failed = [c for c in checks if c.status == "failed"]
+    if args.json:
+        print_json({"ok": not failed, "checks": [c.as_dict() for c in checks]}, io.out)
+    else:
+        for c in checks:
+            status = {"ok": "ok", "failed": "FAILED", "absent": "absent"}[c.status]
+            label = f"[{c.tier}] " if c.tier else ""
+            io.out.write(f"{status:<7} {c.name or '-':<12} {label}{c.path}: {c.detail}\n")
+    if failed:
+        first = failed[0]
+        error(f"{len(failed)} of {len(checks)} checked failed verification, first {first.path}: "
+               f"{first.detail}; "
+               + (f"replace it with a verified copy ({PROG} export DIR) or remove the setting "
+                  f"that points at it" if first.tier else
+                  f"check the path, or replace it with a verified copy ({PROG} export DIR)"), io.err)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- export
+
+def cmd_export(args: argparse.Namespace, io: Io) -> int:
+    """Copy verified files and a SHA256SUMS into DEST (or DEST/encodings)."""
+    from .export import export
+    from .pins import VOCABS
+
+    done = export(args.dest, args.names or VOCABS, layout=args.layout, force=args.force)
+    for item in done:
+        io.out.write(f"{item.action:<9} {item.path}\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- env
+def _sh_quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def _fish_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _dockerfile_quote(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"{value!r} holds a line break, which a Dockerfile ENV cannot carry: "
+                         f"choose a directory without one")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def env_variables(directory: str) -> Dict[str, str]:
+    """The settings that make openai-harmony use `directory`."""
+    from . import locations as loc
+
+    return {loc.TIKTOKEN_ENCODINGS_BASE: directory, loc.ENV_AUTOREGISTER: "0"}
+
+
+def format_env(variables: Dict[str, str], fmt: str) -> str:
+    """`variables` as sh, fish or Dockerfile lines."""
+    if fmt == "sh":
+        return "".join(f"export {k}={_sh_quote(v)}\n" for k, v in variables.items())
+    if fmt == "fish":
+        return "".join(f"set -gx {k} {_fish_quote(v)}\n" for k, v in variables.items())
+    if fmt == "dockerfile":
+        return "".join(f"ENV {k}={_dockerfile_quote(v)}\n" for k, v in variables.items())
+    raise UsageError(f"unknown format {fmt!r}: expected sh, fish, dockerfile or json")
+
+
+def cmd_env(args: argparse.Namespace, io: Io) -> int:
+    """Print the variable settings that make openai-harmony use a directory (checked first)."""
+    from .checks import check
+    from .bundled import bundled_dir
+    from .pins import VOCABS, get_pin
+
+    directory = _abs(args.dir) if args.dir is not None else _abs(bundled_dir())
+    if not os.path.isdir(directory):
+        error(f"--dir {directory}: not a directory; expected one holding verified vocab files: "
+               f"create it with '{PROG} export {_sh_quote(directory)}'", io.err)
+        return EXIT_FAILED
+    checks = [check(None, n, Path(directory) / get_pin(n).file, absent_ok=True) for n in VOCABS]
+    bad = [c for c in checks if c.status == "failed" or (c.status == "absent" and c.name == "o200k_base")]
+    if bad:
+        detail = "missing" if bad[0].status == "absent" else bad[0].detail
+        error(f"{bad[0].path}: {detail}: the directory must hold verified vocab files "
+               f"(o200k_base.tiktoken at least); fill it with '{PROG} export {_sh_quote(directory)}'", io.err)
+        return EXIT_FAILED
+    for c in checks:
+        if c.status == "absent":
+            io.err.write(f"{PROG}: warning: {c.path} is absent: openai-harmony encodings that use "
+                         f"{c.name} will not load from {directory}\n")
+    variables = env_variables(directory)
+    if args.format == "json":
+        vocabs = {c.name: (c.path if c.status == "ok" else None) for c in checks}
+        print_json({"directory": directory, "variables": variables, "vocabs": vocabs}, io.out)
+    else:
+        io.out.write(format_env(variables, args.format))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- seed-cache
+
+def cmd_seed_cache(args: argparse.Namespace, io: Io) -> int:
+    """Write verified copies under the names tiktoken and openai-harmony look for."""
+    from .locations import harmony_cache_dir, tiktoken_cache_dir
+    from .pins import VOCABS
+    from .seed import seed_harmony_cache, seed_tiktoken_cache
+
+    names = args.names or list(VOCABS)
+    targets: List[Tuple[str, Path]] = []
+    if args.tiktoken is None and args.harmony is None:
+        tiktoken_dir = tiktoken_cache_dir()
+        if tiktoken_dir is None:
+            error("tiktoken's cache is disabled (TIKTOKEN_CACHE_DIR is set and empty): pass "
+                   "--tiktoken DIR, or unset TIKTOKEN_CACHE_DIR", io.err)
+            return EXIT_FAILED
+        targets = [("tiktoken", tiktoken_dir), ("openai-harmony", harmony_cache_dir())]
+    else:
+        if args.tiktoken is not None:
+            targets.append(("tiktoken", Path(args.tiktoken)))
+        if args.harmony is not None:
+            targets.append(("openai-harmony", Path(args.harmony)))
+    for who, directory in targets:
+        seed = seed_tiktoken_cache if who == "tiktoken" else seed_harmony_cache
+        for name, path in zip(names, seed(directory, names)):
+            io.out.write(f"{who:<15} {name:<12} {_abs(path)}\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- fetch
+
+def cmd_fetch(args: argparse.Namespace, io: Io) -> int:
+    """Download vocabs into our cache (verified while streaming)."""
+    from .errors import VocabError
+    from .fetch import download, download_urls
+    from .integrity import check_file
+    from .locations import cache_dir
+    from .pins import VOCABS, get_pin
+    from .progress import ProgressBar
+
+    tty = hasattr(io.err, "isatty") and io.err.isatty()
+    dest = cache_dir()
+    for name in dict.fromkeys(args.names or VOCABS):
+        pin = get_pin(name)
+        target = dest / pin.file
+        if not args.force:
+            try:
+                check_file(target, pin)
+            except (VocabError, OSError):
+                pass
+            else:
+                if tty:
+                    io.err.write(f"{name}: already in the cache\n")
+                io.out.write(_abs(target) + "\n")
+                continue
+        urls = download_urls(pin)
+        bar = ProgressBar(name, io.err) if tty else None
+        try:
+            path = download(pin, dest, urls, progress=bar)
+        finally:
+            if bar is not None:
+                bar.finish()
+        io.out.write(_abs(path) + "\n")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------- doctor
+
+def cmd_doctor(args: argparse.Namespace, io: Io) -> int:
+    """One screen on the installation, the registration and each vocab's source."""
+    from .doctor import doctor_report, format_doctor
+
+    report = doctor_report(args.pth_ran)
+    if args.json:
+        print_json(report, io.out)
+    else:
+        io.out.write(format_doctor(report))
+    return EXIT_OK if all(v["ok"] for v in report["vocabs"].values()) else EXIT_FAILED
+
+
+# ------------------------------------------------------------------------------------- running
+
+Command = Callable[[argparse.Namespace, Io], int]
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    text = str(message)
+    if not text.startswith(f"{PROG}:"):
+        text = f"{PROG}: warning: {text}"
+    sys.stderr.write(text + "\n")
+
+
+def run(command: Command, args: argparse.Namespace, io: Io) -> int:
+    """Run `command`; an expected failure becomes one line on stderr and its exit code."""
+    import warnings
+
+    from .errors import UnknownVocabError, VocabError
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line, no source excerpt
+        try:
+            return int(command(args, io))
+        except (UsageError, UnknownVocabError) as exc:
+            error(describe_exception(exc), io.err)
+            return EXIT_USAGE
+        except BrokenPipeError:
+            return EXIT_FAILED
+        except (VocabError, OSError) as exc:
+            error(describe_exception(exc), io.err)
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            io.err.write(f"{PROG}: interrupted\n")
+            return 130
