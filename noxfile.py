@@ -3,12 +3,14 @@
     python -m pip install nox && HARMONY_VOCAB_SOURCE_DIR=../shared/vocab python -m nox
 
 pyenv-installed interpreters are found even when they are not on PATH. Extra arguments after
-``--`` go to pytest (``python -m nox -- -k cli``).
+``--`` go to pytest (``python -m nox -- -k cli``). The session venvs live outside the checkout, in
+``$XDG_CACHE_HOME/harmony-vocab-nox/<checkout>`` (else ``~/.cache/...``; ``--envdir`` overrides).
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import sys
 
@@ -26,6 +28,17 @@ _bins = [
 ]
 os.environ["PATH"] = os.pathsep.join([*_bins, os.environ.get("PATH", "")])
 
+
+
+def envdir() -> str:
+    """nox's venvs, outside the checkout: one folder per checkout under our cache directory."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    checkout = os.path.dirname(os.path.abspath(__file__))
+    key = hashlib.sha256(checkout.encode()).hexdigest()[:12]
+    return os.path.join(cache, "harmony-vocab-nox", f"{os.path.basename(checkout)}-{key}")
+
+
+nox.options.envdir = envdir()
 nox.options.sessions = ["tests"]
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True

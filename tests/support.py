@@ -9,9 +9,10 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from harmony_vocab.pins import Pin
+from harmony_vocab.tokenizer_json import BYTE_DECODER, byte_level_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VOCAB = Path(os.environ.get("HARMONY_VOCAB_TEST_MIRROR") or ROOT.parent / "shared" / "vocab")
@@ -33,11 +34,30 @@ def make_vocab(ranks: int = 300, seed: int = 0) -> bytes:
     return b"".join(base64.b64encode(t) + b" %d\n" % i for i, t in enumerate(tokens[:ranks]))
 
 
+# GPT-2's byte-to-unicode mapping (the package's BYTE_DECODER, reversed): bytes to byte-level text.
+BYTE_ENCODER = {ord(latin1): chr(text) for text, latin1 in BYTE_DECODER.items()}
+
+
+def to_tokenizer_json(tiktoken_bytes: bytes) -> Dict[str, Any]:
+    """A minimal Hugging Face byte-level BPE tokenizer.json structure for a ``.tiktoken`` vocab
+    (ranks as ids, GPT-2 byte-to-unicode mapping, no merges): the inverse of the package's
+    `rebuild`, for small synthetic cases (the real-world producer is transformers' converter, in
+    hub_fixtures.py) and the benchmark's model directory."""
+    vocab = {}
+    for line in tiktoken_bytes.splitlines():
+        token, rank = line.split()
+        vocab[base64.b64decode(token).decode("latin-1").translate(BYTE_ENCODER)] = int(rank)
+    return {
+        "version": "1.0",
+        "model": {"type": "BPE", "vocab": vocab, "merges": []},
+        "pre_tokenizer": {"type": "ByteLevel"},
+        "decoder": {"type": "ByteLevel"},
+    }
+
+
 def make_pin(name: str, data: bytes, urls: Sequence[str] = ()) -> Pin:
     """A pin for synthetic `data`, with its byte-level fingerprint."""
-    from harmony_vocab.tokenizer_json import byte_level_sha256, to_tokenizer_json
-
-    vocab = to_tokenizer_json(data)["model"]["vocab"]  # type: ignore[index]
+    vocab = to_tokenizer_json(data)["model"]["vocab"]
     return Pin(
         name=name,
         file=f"{name}.tiktoken",

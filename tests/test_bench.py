@@ -3,6 +3,7 @@ the table and the JSON with every figure of issue 5. No timing is asserted."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -13,10 +14,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support import SHARED_VOCAB
+from support import ROOT, SHARED_VOCAB
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "bench.py"
+BENCH = ROOT / "bench"
+SCRIPT = BENCH / "bench.py"
 
 # Every figure of the issue's table, with the title the printed table shows for it.
 FIGURES = {
@@ -35,22 +36,31 @@ FIGURES = {
 VENV_INSTALL_FAILED = 4  # bench.py's exit code when pip cannot install its venvs' packages
 
 
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_script", SCRIPT)
+def bench_module(monkeypatch: pytest.MonkeyPatch, name: str) -> ModuleType:
+    """One of bench/'s modules, imported as bench.py imports it (bench/ first on sys.path)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    return importlib.import_module(name)
+
+
+def _default_work() -> Path:
+    spec = importlib.util.spec_from_file_location("bench_harness", BENCH / "harness.py")
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    work: Path = harness.default_work_dir()
+    return work
 
 
-def test_wheel_cache_key_covers_every_build_input(tmp_path: Path) -> None:
+# The benchmark's own work folder (outside the checkout), from the environment the suite started
+# in, read at collection (the isolated fixture gives each test a fresh HOME): its venvs and wheels
+# are reused from one run of the suite to the next.
+WORK = _default_work()
+
+
+def test_wheel_cache_key_covers_every_build_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The cached wheel is keyed by the files it is built from: the start-up module and .pth that
     the wheel force-includes and the pins' manifest among them; built or cached files are not."""
-    bench = load_bench()
+    bench = bench_module(monkeypatch, "sources")
     rel = {p.relative_to(ROOT).as_posix() for p in bench.source_files(ROOT)}
     for name in ("src/_harmony_vocab_startup.py", "src/harmony_vocab.pth", "vocab_manifest.toml",
                  "pyproject.toml", "hatch_build.py", "README.md", "src/harmony_vocab/__init__.py"):
@@ -81,9 +91,11 @@ def test_bench_quick_mode_produces_every_figure(tmp_path: Path) -> None:
     if not SHARED_VOCAB.is_dir():
         pytest.skip(f"no local vocab mirror at {SHARED_VOCAB} to build the wheel from")
     out = tmp_path / "results.json"
-    # The venvs and the wheel are cached in bench/.work/ (reused while they match, one set per
-    # Python); the rest of the environment is the test's own, isolated one.
-    cmd = [sys.executable, str(SCRIPT), "--quick", "--json", str(out), "--vocab-mirror", str(SHARED_VOCAB)]
+    # The venvs and the wheel are cached in WORK (reused while they match, one set per Python);
+    # the rest of the environment is the test's own, isolated one.
+    before = checkout_files(BENCH)
+    cmd = [sys.executable, str(SCRIPT), "--quick", "--json", str(out), "--vocab-mirror", str(SHARED_VOCAB),
+           "--work", str(WORK)]
     proc = subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=1800,
                           check=False)
     if proc.returncode == VENV_INSTALL_FAILED:
@@ -115,3 +127,9 @@ def test_bench_quick_mode_produces_every_figure(tmp_path: Path) -> None:
     breakdown = results["wheel_breakdown"]
     assert breakdown["bytes"] == results["wheel"]["bytes"]
     assert sum(breakdown["compressed"].values()) + breakdown["zip_structure"] == breakdown["bytes"]
+    assert checkout_files(BENCH) == before, "the benchmark left files in the checkout"
+
+
+def checkout_files(directory: Path) -> set:
+    """Every file and directory under `directory`, tracked, untracked or ignored."""
+    return {p.relative_to(directory).as_posix() for p in directory.rglob("*")}

@@ -227,7 +227,7 @@ def test_verify_failures_exit_1(capsys: pytest.CaptureFixture, synthetic: Synthe
 def test_verify_directory_searches_model_subdirs_and_tokenizer_json(
     capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path
 ) -> None:
-    from harmony_vocab.tokenizer_json import to_tokenizer_json
+    from support import to_tokenizer_json
 
     pin, data = synthetic["o200k_base"]
     (tmp_path / "m" / "tokenizer").mkdir(parents=True)

@@ -18,7 +18,8 @@ from harmony_vocab import locations as loc
 from harmony_vocab.errors import VocabNotFoundError
 from harmony_vocab.modeldir import SUBDIRS, candidate_dirs, search_roots
 from harmony_vocab.resolution import VocabWarning, resolve
-from harmony_vocab.tokenizer_json import BYTE_ENCODER, TokenizerJsonError, rebuild, to_tokenizer_json
+from harmony_vocab.tokenizer_json import TokenizerJsonError, rebuild
+from support import BYTE_ENCODER, to_tokenizer_json
 from test_resolution import (  # noqa: F401  (fixtures: network guard, scenario)
     NAME,
     World,

@@ -76,11 +76,11 @@ def test_startup_module_copy_of_the_o200k_pin_matches_the_manifest(manifest: Dic
 
 
 def test_byte_level_fingerprints_match_the_mirror(manifest: Dict[str, Dict[str, Any]]) -> None:
-    from harmony_vocab.tokenizer_json import byte_level_sha256, to_tokenizer_json
-    from support import SHARED_VOCAB
+    from harmony_vocab.tokenizer_json import byte_level_sha256
+    from support import SHARED_VOCAB, to_tokenizer_json
 
     if not SHARED_VOCAB.is_dir():
         pytest.skip(f"no local vocab mirror at {SHARED_VOCAB}")
     for name, entry in manifest.items():
-        vocab = to_tokenizer_json((SHARED_VOCAB / entry["file"]).read_bytes())["model"]["vocab"]  # type: ignore[index]
+        vocab = to_tokenizer_json((SHARED_VOCAB / entry["file"]).read_bytes())["model"]["vocab"]
         assert byte_level_sha256(vocab) == entry["byte_level_sha256"], name

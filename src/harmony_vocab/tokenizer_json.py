@@ -34,7 +34,6 @@ def _byte_decoder() -> Dict[int, str]:
 
 
 BYTE_DECODER = _byte_decoder()
-BYTE_ENCODER = {ord(v): chr(k) for k, v in BYTE_DECODER.items()}
 
 
 def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) -> bytes:
@@ -121,17 +120,3 @@ def _first_difference(rebuilt: bytes, reference: Path) -> Optional[str]:
             return f"rank {rank} is {have!r} in tokenizer.json, {should!r} in the pinned vocab"
     return None
 
-
-def to_tokenizer_json(tiktoken_bytes: bytes) -> Dict[str, object]:
-    """A minimal Hugging Face byte-level BPE tokenizer.json structure for a ``.tiktoken`` vocab
-    (ranks as ids, GPT-2 byte-to-unicode mapping, no merges): the inverse of `rebuild`."""
-    vocab = {}
-    for line in tiktoken_bytes.splitlines():
-        token, rank = line.split()
-        vocab[base64.b64decode(token).decode("latin-1").translate(BYTE_ENCODER)] = int(rank)
-    return {
-        "version": "1.0",
-        "model": {"type": "BPE", "vocab": vocab, "merges": []},
-        "pre_tokenizer": {"type": "ByteLevel"},
-        "decoder": {"type": "ByteLevel"},
-    }
