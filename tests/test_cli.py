@@ -78,7 +78,8 @@ def test_version_and_help_on_every_subcommand(capsys: pytest.CaptureFixture) -> 
 @pytest.mark.parametrize("argv", [
     [], ["nope"], ["path"], ["path", "p50k_base"], ["resolve", "o200k"], ["export"],
     ["resolve", "o200k_base", "--vocab-path", "a", "--vocab-dir", "b"], ["env", "--format", "csh"],
-    ["export", "d", "--layout", "nested"], ["fetch", "gpt2"], ["verify", "--name", "x"],
+    ["export", "d", "--layout", "nested"], ["fetch", "gpt2"], ["fetch", "--name", "gpt2"],
+    ["verify", "--name", "x"], ["seed-cache", "--name", "o200k"], ["env", "--json", "--format", "sh"],
 ])
 def test_bad_usage_exits_2_with_one_line(capsys: pytest.CaptureFixture, argv: List[str]) -> None:
     r = hv(capsys, *argv)
@@ -91,6 +92,31 @@ def test_bad_usage_exits_2_with_one_line(capsys: pytest.CaptureFixture, argv: Li
 def test_unknown_vocab_names_the_known_ones(capsys: pytest.CaptureFixture) -> None:
     r = hv(capsys, "path", "p50k_base")
     assert "unknown vocab name 'p50k_base': expected one of o200k_base, cl100k_base" in r.err
+
+
+SET_COMMANDS = ("verify", "export", "seed-cache", "fetch")  # act on a set of vocabs
+JSON_COMMANDS = ("resolve", "verify", "env", "doctor")
+
+
+def test_one_spelling_for_a_set_of_vocabs_and_for_json(capsys: pytest.CaptureFixture) -> None:
+    for command in COMMANDS:
+        usage = hv(capsys, command, "--help").out.split("\n\n")[0]
+        assert ("[--name N]" in usage) == (command in SET_COMMANDS), usage
+        assert ("[--json]" in usage or "| --json]" in usage) == (command in JSON_COMMANDS), usage
+        if command in ("path", "resolve"):
+            assert usage.endswith(" NAME"), usage  # exactly one vocab: positional
+
+
+def test_verify_name_chooses_the_vocabs_checked(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
+    checks = hv(capsys, "verify", "--name", "cl100k_base", "--json").json()["checks"]
+    assert {c["name"] for c in checks} == {"cl100k_base"}
+    checks = hv(capsys, "verify", "--name", "cl100k_base", "--name", "o200k_base", "--json").json()["checks"]
+    assert [c["name"] for c in checks if c["tier"] == "package"] == ["cl100k_base", "o200k_base"]
+    # Several names: a file given as PATH is identified by its name; one name: it must be that one.
+    r = hv(capsys, "verify", "--name", "cl100k_base", "--name", "o200k_base", str(package / "o200k_base.tiktoken"))
+    assert r.code == 0 and r.out.split()[:2] == ["ok", "o200k_base"]
+    r = hv(capsys, "verify", "--name", "cl100k_base", str(package / "o200k_base.tiktoken"))
+    assert r.code == 1 and "size mismatch" in r.err
 
 
 # ------------------------------------------------------------------------------ path / resolve
@@ -369,7 +395,8 @@ def test_env_fish_dockerfile_json(capsys: pytest.CaptureFixture, synthetic: Synt
     r = hv(capsys, "env", "--dir", str(directory), "--format", "dockerfile")
     escaped = str(directory).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     assert r.out.splitlines() == [f'ENV TIKTOKEN_ENCODINGS_BASE="{escaped}"', 'ENV HARMONY_VOCAB_AUTOREGISTER="0"']
-    data = hv(capsys, "env", "--dir", str(directory), "--format", "json").json()
+    data = hv(capsys, "env", "--dir", str(directory), "--json").json()
+    assert hv(capsys, "env", "--dir", str(directory), "--format", "json").json() == data  # the alias
     assert data == {
         "directory": str(directory),
         "variables": {"TIKTOKEN_ENCODINGS_BASE": str(directory), "HARMONY_VOCAB_AUTOREGISTER": "0"},
@@ -440,8 +467,17 @@ def test_fetch_downloads_quietly_into_the_cache(capsys: pytest.CaptureFixture, s
     requests_made = len(httpserver.log)
     assert hv(capsys, "fetch", "o200k_base").out.splitlines() == expected[:1]
     assert len(httpserver.log) == requests_made  # already verified in the cache: no request
-    assert hv(capsys, "fetch", "o200k_base", "--force").code == 0
+    assert hv(capsys, "fetch", "--name", "o200k_base", "--force").code == 0
     assert len(httpserver.log) == requests_made + 1
+
+
+def test_fetch_name_and_the_older_positional_spelling(capsys: pytest.CaptureFixture, served: Synthetic, tmp_path: Path) -> None:
+    paths = {n: str(tmp_path / "cache" / served[n][0].file) for n in served}
+    r = hv(capsys, "fetch", "--name", "cl100k_base", "--name", "o200k_base", "--name", "cl100k_base")
+    assert (r.code, r.out.splitlines()) == (0, [paths["cl100k_base"], paths["o200k_base"]])
+    assert hv(capsys, "fetch", "cl100k_base").out.splitlines() == [paths["cl100k_base"]]
+    assert hv(capsys, "fetch", "o200k_base", "--name", "cl100k_base").out.splitlines() == \
+        [paths["o200k_base"], paths["cl100k_base"]]
 
 
 def test_fetch_shows_progress_on_a_terminal(served: Synthetic, tmp_path: Path) -> None:
@@ -450,7 +486,7 @@ def test_fetch_shows_progress_on_a_terminal(served: Synthetic, tmp_path: Path) -
             return True
 
     out, err = io.StringIO(), Tty()
-    assert cli.main(["fetch", "cl100k_base"], stdout=out, stderr=err) == 0
+    assert cli.main(["fetch", "--name", "cl100k_base"], stdout=out, stderr=err) == 0
     assert "\rcl100k_base:" in err.getvalue() and "100%" in err.getvalue()
     assert out.getvalue() == f"{tmp_path / 'cache' / 'cl100k_base.tiktoken'}\n"
 
@@ -508,7 +544,7 @@ def test_doctor_exit_1_when_network_would_be_needed(capsys: pytest.CaptureFixtur
     (package / "cl100k_base.tiktoken").unlink()
     r = hv(capsys, "doctor")
     assert r.code == 1
-    assert "cl100k_base  NOT FOUND" in r.out and "harmony-vocab fetch cl100k_base" in r.out
+    assert "cl100k_base  NOT FOUND" in r.out and "harmony-vocab fetch --name cl100k_base" in r.out
     report = hv(capsys, "doctor", "--json").json()
     assert report["vocabs"]["cl100k_base"]["network_needed"] is True
     assert report["vocabs"]["o200k_base"]["network_needed"] is False
@@ -631,7 +667,7 @@ def test_wheel_export_then_model_dir_resolution(wheel_venv: Path, tmp_path: Path
 def test_wheel_env_makes_unmodified_openai_harmony_load_an_exported_dir(full_venv: Path, tmp_path: Path) -> None:
     dest = tmp_path / "vocab dir"
     hvw(full_venv, tmp_path, "export", str(dest))
-    data = json.loads(hvw(full_venv, tmp_path, "env", "--format", "json").stdout)
+    data = json.loads(hvw(full_venv, tmp_path, "env", "--json").stdout)
     assert data["directory"] == str(site_data(full_venv))
     assert data["variables"]["HARMONY_VOCAB_AUTOREGISTER"] == "0"
     settings = hvw(full_venv, tmp_path, "env", "--dir", str(dest)).stdout
@@ -694,7 +730,7 @@ def test_wheel_fetch_from_a_local_mirror(full_venv: Path, tmp_path: Path, httpse
 
 @pytest.mark.integration
 def test_wheel_fetch_without_requests_names_the_extra(wheel_venv: Path, tmp_path: Path) -> None:
-    proc = hvw(wheel_venv, tmp_path, "fetch", "o200k_base", code=1,
+    proc = hvw(wheel_venv, tmp_path, "fetch", "--name", "o200k_base", code=1,
                HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "c"), HARMONY_VOCAB_BASE_URL="http://127.0.0.1:9/")
     assert proc.stderr.strip() == ("harmony-vocab: error: downloading vocab files needs the 'requests' package, "
                                    "which is not installed: pip install 'harmony-vocab[download]'")

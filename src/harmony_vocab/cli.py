@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO, Dict, NoReturn, Optional, Sequence
+from typing import IO, Any, Dict, NoReturn, Optional, Sequence
 
 from . import commands
 from .commands import EXIT_USAGE, PROG, Command, Io
@@ -69,6 +69,26 @@ def _vocab_name(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _OldFetchNames(argparse.Action):
+    """``fetch NAME ...``, the older spelling of ``fetch --name NAME ...``: adds to ``names``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: Optional[str] = None) -> None:
+        if values:
+            namespace.names = (getattr(namespace, "names", None) or []) + list(values)
+
+
+def _add_names(p: argparse.ArgumentParser, what: str) -> None:
+    """``--name N``, the one way a set of vocabs is chosen."""
+    p.add_argument("--name", dest="names", action="append", type=_vocab_name, metavar="N",
+                   help=f"{what} only this vocab (repeatable; default: all)")
+
+
+def _add_json(p: "argparse.ArgumentParser | argparse._MutuallyExclusiveGroup") -> None:
+    """``--json``, the one way to ask for JSON output."""
+    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+
+
 ENV_VARIABLES_DOC = """\
 the variables:
   TIKTOKEN_ENCODINGS_BASE=DIR    openai-harmony (and harmony-vocab's environment tier) read the
@@ -118,16 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", metavar="M", help="a model directory or Hugging Face repo id "
                    "(in the local hub cache)")
     p.add_argument("--download", action="store_true", help="allow a download as the last resort")
-    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+    _add_json(p)
 
     p = add("verify", commands.cmd_verify, "Check files or directories against the pins; with no "
             "PATH, every tier that is set (bundled files, variables, model directory, caches).",
-            "A file's vocab is taken from --name, its name (NAME.tiktoken, or the sha1 name used in "
-            "caches), or its size. A directory is searched with its encodings/, tokenizer/ and "
-            "original/ subdirectories, and fails if it holds no vocab file.")
+            "A file's vocab is taken from --name when one is given, else its name (NAME.tiktoken, "
+            "or the sha1 name used in caches), or its size. A directory is searched with its "
+            "encodings/, tokenizer/ and original/ subdirectories, and fails if it holds no vocab "
+            "file.")
     p.add_argument("paths", metavar="PATH", nargs="*", help="files or directories")
-    p.add_argument("--name", type=_vocab_name, help="the vocab the files must be")
-    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+    _add_names(p, "check")
+    _add_json(p)
 
     p = add("export", commands.cmd_export, "Copy verified vocab files into DEST with a "
             "SHA256SUMS (sha256sum -c format), for a container image or a mirrored model repository.",
@@ -137,16 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=("flat", "encodings"), default="flat",
                    help="flat: DEST/NAME.tiktoken; encodings: DEST/encodings/NAME.tiktoken "
                         "(found by --model-dir DEST)")
-    p.add_argument("--name", dest="names", action="append", type=_vocab_name, metavar="N",
-                   help="export only this vocab (repeatable; default: all)")
+    _add_names(p, "export")
     p.add_argument("--force", action="store_true", help="replace files that differ")
 
     p = add("env", commands.cmd_env, "Print the variable settings that make openai-harmony use "
             "a vocab directory (default: the bundled one), e.g. eval \"$(harmony-vocab env)\".",
             ENV_VARIABLES_DOC)
     p.add_argument("--dir", metavar="D", help="the directory (default: the bundled files)")
-    p.add_argument("--format", choices=("sh", "fish", "dockerfile", "json"), default="sh",
-                   help="output syntax (default: sh)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--format", choices=("sh", "fish", "dockerfile", "json"),
+                       help="output syntax (default: sh; json is the same as --json)")
+    _add_json(group)
 
     p = add("seed-cache", commands.cmd_seed_cache, "Write verified copies under the names "
             "tiktoken and openai-harmony look for in their caches, so unmodified programs work offline.",
@@ -155,21 +177,23 @@ def build_parser() -> argparse.ArgumentParser:
             "$TMPDIR/tiktoken-rs-cache); with one or both, only those directories.")
     p.add_argument("--tiktoken", metavar="DIR", help="tiktoken's cache directory")
     p.add_argument("--harmony", metavar="DIR", help="openai-harmony's cache directory")
-    p.add_argument("--name", dest="names", action="append", type=_vocab_name, metavar="N",
-                   help="seed only this vocab (repeatable; default: all)")
+    _add_names(p, "seed")
 
     p = add("fetch", commands.cmd_fetch, "Download vocab files into harmony-vocab's cache (the "
             "only command that uses the network); prints each file's path.",
             "URLs: $HARMONY_VOCAB_BASE_URL/NAME.tiktoken first when set, then the pinned ones. "
             "The cache: HARMONY_VOCAB_CACHE_DIR, else $XDG_CACHE_HOME/harmony-vocab, else "
-            "~/.cache/harmony-vocab. Needs harmony-vocab[download].")
-    p.add_argument("names", metavar="NAME", nargs="*", type=_vocab_name, help="default: all")
+            "~/.cache/harmony-vocab. Needs harmony-vocab[download]. The older spelling "
+            "'fetch NAME ...' still works.")
+    _add_names(p, "download")
+    p.add_argument("old_names", nargs="*", type=_vocab_name, action=_OldFetchNames,
+                   help=argparse.SUPPRESS)
     p.add_argument("--force", action="store_true", help="download even if a verified copy is cached")
 
     p = add("doctor", commands.cmd_doctor, "One screen on this installation: versions, "
             "start-up registration, and where each vocab comes from.",
             "Exit 1 if a vocab has no verified copy reachable without the network.")
-    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+    _add_json(p)
     return parser
 
 

@@ -21,6 +21,13 @@ class UsageError(Exception):
     """A command line that cannot be carried out as given (exit 2)."""
 
 
+def _chosen(args: argparse.Namespace) -> List[str]:
+    """The vocabs chosen with ``--name`` (in order, once each), else all of them."""
+    from .pins import VOCABS
+
+    return list(dict.fromkeys(args.names)) if args.names else list(VOCABS)
+
+
 def _abs(path: "os.PathLike[str] | str") -> str:
     return os.path.abspath(os.fspath(path))
 
@@ -136,11 +143,11 @@ def cmd_resolve(args: argparse.Namespace, io: Io) -> int:
 def cmd_verify(args: argparse.Namespace, io: Io) -> int:
     """Check files or directories (or every tier that is set) against the pins."""
     from .checks import check_given, tier_checks
-    from .pins import VOCABS
 
-    names = [args.name] if args.name else list(VOCABS)
+    names = _chosen(args)
     if args.paths:
-        checks = [c for p in args.paths for c in check_given(p, names, args.name)]
+        given = names[0] if args.names and len(names) == 1 else None  # the vocab every file must be
+        checks = [c for p in args.paths for c in check_given(p, names, given)]
     else:
         checks = tier_checks(names)
     failed = [c for c in checks if c.status == "failed"]
@@ -154,10 +161,10 @@ def cmd_verify(args: argparse.Namespace, io: Io) -> int:
     if failed:
         first = failed[0]
         error(f"{len(failed)} of {len(checks)} checked failed verification, first {first.path}: "
-               f"{first.detail}; "
-               + (f"replace it with a verified copy ({PROG} export DIR) or remove the setting "
-                  f"that points at it" if first.tier else
-                  f"check the path, or replace it with a verified copy ({PROG} export DIR)"), io.err)
+              f"{first.detail}; "
+              + (f"replace it with a verified copy ({PROG} export DIR) or remove the setting "
+                 f"that points at it" if first.tier else
+                 f"check the path, or replace it with a verified copy ({PROG} export DIR)"), io.err)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -167,9 +174,8 @@ def cmd_verify(args: argparse.Namespace, io: Io) -> int:
 def cmd_export(args: argparse.Namespace, io: Io) -> int:
     """Copy verified files and a SHA256SUMS into DEST (or DEST/encodings)."""
     from .export import export
-    from .pins import VOCABS
 
-    done = export(args.dest, args.names or VOCABS, layout=args.layout, force=args.force)
+    done = export(args.dest, _chosen(args), layout=args.layout, force=args.force)
     for item in done:
         io.out.write(f"{item.action:<9} {item.path}\n")
     return EXIT_OK
@@ -220,25 +226,26 @@ def cmd_env(args: argparse.Namespace, io: Io) -> int:
     directory = _abs(args.dir) if args.dir is not None else _abs(bundled_dir())
     if not os.path.isdir(directory):
         error(f"--dir {directory}: not a directory; expected one holding verified vocab files: "
-               f"create it with '{PROG} export {_sh_quote(directory)}'", io.err)
+              f"create it with '{PROG} export {_sh_quote(directory)}'", io.err)
         return EXIT_FAILED
     checks = [check(None, n, Path(directory) / get_pin(n).file, absent_ok=True) for n in VOCABS]
     bad = [c for c in checks if c.status == "failed" or (c.status == "absent" and c.name == "o200k_base")]
     if bad:
         detail = "missing" if bad[0].status == "absent" else bad[0].detail
         error(f"{bad[0].path}: {detail}: the directory must hold verified vocab files "
-               f"(o200k_base.tiktoken at least); fill it with '{PROG} export {_sh_quote(directory)}'", io.err)
+              f"(o200k_base.tiktoken at least); fill it with '{PROG} export {_sh_quote(directory)}'", io.err)
         return EXIT_FAILED
     for c in checks:
         if c.status == "absent":
             io.err.write(f"{PROG}: warning: {c.path} is absent: openai-harmony encodings that use "
                          f"{c.name} will not load from {directory}\n")
     variables = env_variables(directory)
-    if args.format == "json":
+    fmt = "json" if args.json else args.format or "sh"
+    if fmt == "json":
         vocabs = {c.name: (c.path if c.status == "ok" else None) for c in checks}
         print_json({"directory": directory, "variables": variables, "vocabs": vocabs}, io.out)
     else:
-        io.out.write(format_env(variables, args.format))
+        io.out.write(format_env(variables, fmt))
     return EXIT_OK
 
 
@@ -247,10 +254,9 @@ def cmd_env(args: argparse.Namespace, io: Io) -> int:
 def cmd_seed_cache(args: argparse.Namespace, io: Io) -> int:
     """Write verified copies under the names tiktoken and openai-harmony look for."""
     from .locations import harmony_cache_dir, tiktoken_cache_dir
-    from .pins import VOCABS
     from .seed import seed_harmony_cache, seed_tiktoken_cache
 
-    names = args.names or list(VOCABS)
+    names = _chosen(args)
     targets: List[Tuple[str, Path]] = []
     if args.tiktoken is None and args.harmony is None:
         tiktoken_dir = tiktoken_cache_dir()
@@ -279,12 +285,12 @@ def cmd_fetch(args: argparse.Namespace, io: Io) -> int:
     from .fetch import download, download_urls
     from .integrity import check_file
     from .locations import cache_dir
-    from .pins import VOCABS, get_pin
+    from .pins import get_pin
     from .progress import ProgressBar
 
     tty = hasattr(io.err, "isatty") and io.err.isatty()
     dest = cache_dir()
-    for name in dict.fromkeys(args.names or VOCABS):
+    for name in _chosen(args):
         pin = get_pin(name)
         target = dest / pin.file
         if not args.force:

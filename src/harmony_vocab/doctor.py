@@ -131,7 +131,7 @@ def format_doctor(report: Dict[str, Any]) -> str:
         if v["ok"]:
             lines.append(f"  {name:<12} {v['tier']:<11} {v['path']} (no network needed)")
         else:
-            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; network needed: {PROG} fetch {name}")
+            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; network needed: {PROG} fetch --name {name}")
         for warning in v["warnings"]:
             lines.append(f"  {'':<12} warning: {warning}")
         unmodified = []
