@@ -2,6 +2,15 @@
 
 A figure is a function ``fig_<key>(s, runs)`` returning one `Figure` or a list of them; `PLAN` maps
 each key (``--only``) to its function and to the run count it takes.
+
+To add a figure: (1) write the measured program as a script in probes/ that takes its inputs as
+arguments and prints one JSON line holding "seconds" (plus any value to check, e.g. "tier");
+(2) write ``fig_<key>(s, runs)`` here: ``s.child(python, "<script>.py", [args], env, expect)``
+runs it in a fresh process with no network and returns the seconds, `interleave` alternates
+subject and baseline runs, and a `Figure` carries the title, unit, target (``ratio_max`` and/or
+``value_max``) and note; anything the figure needs prepared once goes into `environment.prepare`
+and `Setup`; (3) add the key to `PLAN`; (4) add the figure's key and title to FIGURES in
+tests/test_bench.py, and its line to bench/RESULTS.md.
 """
 
 from __future__ import annotations

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
 import harmony_vocab.bundled
+import harmony_vocab.fetch
 import harmony_vocab.integrity
 import harmony_vocab.pins
 from harmony_vocab.pins import Pin
+from lookup import VOCAB_BYTES, World
 from support import (
     PYTHON,
     ROOT,
@@ -74,6 +77,46 @@ def synthetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dict[str, Tupl
     package.mkdir()
     monkeypatch.setattr(harmony_vocab.bundled, "_dir", package)
     return out
+
+
+# ---------------------------------------------------------------- lookup scenarios
+
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> List[object]:
+    """Record every outgoing connection and name lookup; refuse any that is not 127.0.0.1 (the
+    lookup tests use it for every test: ``pytestmark = pytest.mark.usefixtures("connections")``)."""
+    seen: List[object] = []
+    real_connect = socket.socket.connect
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self: socket.socket, address: Any) -> None:
+        seen.append(address)
+        host = address[0] if isinstance(address, tuple) else None
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in LOCAL_HOSTS:
+            raise OSError(f"test guard: no network, refused {address!r}")
+        return real_connect(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(("getaddrinfo", host))
+        if host not in LOCAL_HOSTS and host is not None:
+            raise socket.gaierror(f"test guard: no network, refused lookup of {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(harmony_vocab.fetch, "BACKOFF", 0.0)
+    return seen
+
+
+@pytest.fixture
+def world(synthetic: Dict[str, Tuple[Pin, bytes]], monkeypatch: pytest.MonkeyPatch,
+          tmp_path: Path) -> World:
+    for name, (_pin, data) in synthetic.items():
+        monkeypatch.setitem(VOCAB_BYTES, name, data)
+    return World(tmp_path / "world", monkeypatch)
 
 
 # ---------------------------------------------------------------- integration: the real wheel

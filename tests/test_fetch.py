@@ -408,12 +408,11 @@ def test_slow_server_past_the_read_timeout(
         conn.sendall(data[100:] if stall == "mid-body" else _headers(len(data)) + data)
 
     server = raw_server(handler)
-    started = time.monotonic()
+    # Had the read time-out not fired, the server would have sent the whole file (after its
+    # stall) and the download would have succeeded.
     with pytest.raises(FetchError) as info:
         fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
-    elapsed = time.monotonic() - started
 
-    assert elapsed < 4, f"the read time-out did not fire in time ({elapsed:.1f}s)"
     assert_failed_cleanly(info.value, dest, [server.url()])
     assert server.connections == 2, "a time-out is retried"
     assert all("read timed out after 0.5s" in a.outcome for a in info.value.attempts), info.value.attempts

@@ -20,15 +20,9 @@ from harmony_vocab.modeldir import SUBDIRS, candidate_dirs, search_roots
 from harmony_vocab.resolution import VocabWarning, resolve
 from harmony_vocab.tokenizer_json import TokenizerJsonError, rebuild
 from support import BYTE_ENCODER, to_tokenizer_json
-from test_resolution import (  # noqa: F401  (fixtures: network guard, scenario)
-    NAME,
-    World,
-    connections,
-    flip,
-    report_in_subprocess,
-    world,
-    write_candidate,
-)
+from lookup import NAME, World, flip, report_in_subprocess, write_candidate
+
+pytestmark = pytest.mark.usefixtures("connections")  # no network but 127.0.0.1
 
 # ------------------------------------------------------------------------------ helpers
 

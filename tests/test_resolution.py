@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,275 +35,27 @@ from harmony_vocab.errors import (
     VocabNotFoundError,
 )
 from harmony_vocab.pins import Pin
-from harmony_vocab.resolution import TIERS, Resolution, VocabWarning, resolve
+from harmony_vocab.resolution import TIERS, VocabWarning, resolve
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-NAME = "o200k_base"
-LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
-
-# ------------------------------------------------------------------------------ network guard
-
-
-@pytest.fixture(autouse=True)
-def connections(monkeypatch: pytest.MonkeyPatch) -> List[object]:
-    """Record every outgoing connection and name lookup; refuse any that is not 127.0.0.1."""
-    seen: List[object] = []
-    real_connect = socket.socket.connect
-    real_getaddrinfo = socket.getaddrinfo
-
-    def connect(self: socket.socket, address: Any) -> None:
-        seen.append(address)
-        host = address[0] if isinstance(address, tuple) else None
-        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in LOCAL_HOSTS:
-            raise OSError(f"test guard: no network, refused {address!r}")
-        return real_connect(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(("getaddrinfo", host))
-        if host not in LOCAL_HOSTS and host is not None:
-            raise socket.gaierror(f"test guard: no network, refused lookup of {host!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(harmony_vocab.fetch, "BACKOFF", 0.0)
-    return seen
-
-
-# ------------------------------------------------------------------------------ helpers
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def flip(data: bytes) -> bytes:
-    i = len(data) // 2
-    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
-
-
-BAD_KINDS = ("missing", "truncated", "flipped", "empty", "directory", "dangling", "unreadable")
-
-
-def bad_bytes(kind: str, data: bytes) -> bytes:
-    return {"truncated": data[: len(data) // 2], "flipped": flip(data), "empty": b""}[kind]
-
-
-def write_candidate(path: Path, kind: str, data: bytes) -> None:
-    """Put a candidate of `kind` at `path` ("good" or one of BAD_KINDS)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "good":
-        path.write_bytes(data)
-    elif kind == "missing":
-        pass
-    elif kind in ("truncated", "flipped", "empty"):
-        path.write_bytes(bad_bytes(kind, data))
-    elif kind == "directory":
-        path.mkdir()
-        (path / "inside").write_bytes(data)
-    elif kind == "dangling":
-        os.symlink(path.parent / "nowhere.tiktoken", path)
-    elif kind == "unreadable":
-        path.write_bytes(data)
-        path.chmod(0)
-    else:  # pragma: no cover
-        raise AssertionError(kind)
-
-
-def expected_outcome(kind: str, pin: Pin, data: bytes) -> str:
-    """The attempt outcome the lookup must record for a bad candidate of `kind`."""
-    if kind in ("truncated", "empty"):
-        return f"size mismatch: expected {pin.size} bytes, got {len(bad_bytes(kind, data))}"
-    return {
-        "missing": "missing",
-        "flipped": f"sha256 mismatch: expected {pin.sha256}, got {sha256(flip(data))}",
-        "directory": "is a directory, expected a file",
-        "dangling": "missing (dangling symlink)",
-        "unreadable": "unreadable: permission denied",
-    }[kind]
-
-
-# Every place the lookup order looks at, highest precedence first. "explicit_path" and
-# "explicit_dir" exclude each other; "model" is the model_dir= parameter, "model_env" the variable.
-SOURCES = (
-    "explicit_path", "explicit_dir", "env_file", "env_base", "model", "model_env", "package",
-    "cache_ours", "cache_harmony", "cache_tiktoken", "download",
+import lookup
+from lookup import (
+    BAD_KINDS,
+    NAME,
+    SOURCES,
+    TIER_OF,
+    VOCAB_BYTES,
+    World,
+    bad_bytes,
+    expected_outcome,
+    flip,
+    report_in_process,
+    report_in_subprocess,
+    runner_cmd,
+    sha256,
+    write_candidate,
 )
-TIER_OF = {
-    "explicit_path": "explicit", "explicit_dir": "explicit", "env_file": "environment",
-    "env_base": "environment", "model": "model", "model_env": "model", "package": "package",
-    "cache_ours": "cache", "cache_harmony": "cache", "cache_tiktoken": "cache", "download": "download",
-}
 
-
-class World:
-    """A lookup scenario: candidates placed in the places of `SOURCES`, under `base`.
-
-    HOME, TMPDIR, HF_HUB_CACHE and the package directory all live under `base`, so that the
-    whole scenario can also be replayed in a subprocess (run as another user if need be).
-    """
-
-    def __init__(self, base: Path, monkeypatch: pytest.MonkeyPatch, name: str = NAME) -> None:
-        self.base = base
-        self.mp = monkeypatch
-        self.name = name
-        self.pin = harmony_vocab.pins.PINS[name]
-        self.kwargs: Dict[str, Any] = {}
-        self.server: Any = None
-        self.package = base / "package"
-        self.package.mkdir(parents=True, exist_ok=True)
-        monkeypatch.setattr(harmony_vocab.bundled, "_dir", self.package)
-        home = base / "home"
-        (home / "tmp").mkdir(parents=True, exist_ok=True)
-        monkeypatch.setenv("HOME", str(home))
-        monkeypatch.setenv("TMPDIR", str(home / "tmp"))
-        monkeypatch.setattr(tempfile, "tempdir", str(home / "tmp"))
-        monkeypatch.setenv("HF_HUB_CACHE", str(base / "hf-hub"))
-        monkeypatch.setenv("HARMONY_VOCAB_AUTOREGISTER", "0")
-
-    @property
-    def data(self) -> bytes:
-        return VOCAB_BYTES[self.name]
-
-    def path_of(self, source: str) -> Path:
-        """Where a candidate for `source` goes (the download tier: where it lands)."""
-        b, pin = self.base, self.pin
-        url_name = loc.url_cache_name(pin.canonical_url)
-        return {
-            "explicit_path": b / "explicit" / "any-name.bin",
-            "explicit_dir": b / "explicit-dir" / pin.file,
-            "env_file": b / "env-file" / "renamed.tiktoken",
-            "env_base": b / "env-base" / pin.file,
-            "model": b / "model" / pin.file,
-            "model_env": b / "model-env" / pin.file,
-            "package": self.package / pin.file,
-            "cache_ours": b / "hv-cache" / pin.file,
-            "cache_harmony": b / "rs-cache" / url_name,
-            "cache_tiktoken": b / "tt-cache" / url_name,
-            "download": loc.cache_dir() / pin.file,
-        }[source]
-
-    def place(self, source: str, kind: str = "good") -> Path:
-        """Put a candidate of `kind` for `source` and point the setting at it."""
-        path = self.path_of(source)
-        if source == "download":
-            assert self.server is not None, "call serve() first"
-            self.mp.setenv(loc.ENV_BASE_URL, self.server.url_for("/mirror/"))
-            self.kwargs["download"] = True
-            return self.path_of(source)
-        write_candidate(path, kind, self.data)
-        setting = {
-            "explicit_path": lambda: self.kwargs.__setitem__("vocab_path", str(path)),
-            "explicit_dir": lambda: self.kwargs.__setitem__("vocab_dir", str(path.parent)),
-            "env_file": lambda: self.mp.setenv(loc.file_env_var(self.name), str(path)),
-            "env_base": lambda: self.mp.setenv(loc.TIKTOKEN_ENCODINGS_BASE, str(path.parent)),
-            "model": lambda: self.kwargs.__setitem__("model_dir", str(path.parent)),
-            "model_env": lambda: self.mp.setenv(loc.ENV_MODEL_DIR, str(path.parent)),
-            "package": lambda: None,
-            "cache_ours": lambda: self.mp.setenv(loc.ENV_CACHE_DIR, str(path.parent)),
-            "cache_harmony": lambda: self.mp.setenv("TIKTOKEN_RS_CACHE_DIR", str(path.parent)),
-            "cache_tiktoken": lambda: self.mp.setenv("TIKTOKEN_CACHE_DIR", str(path.parent)),
-        }[source]
-        setting()
-        return path
-
-    def serve(self, httpserver: Any) -> None:
-        self.server = httpserver
-        httpserver.expect_request(f"/mirror/{self.pin.file}").respond_with_data(
-            self.data, content_type="application/octet-stream")
-
-    def resolve(self) -> Resolution:
-        return resolve(self.name, **self.kwargs)
-
-
-VOCAB_BYTES: Dict[str, bytes] = {}
-
-
-@pytest.fixture
-def world(synthetic: Dict[str, Tuple[Pin, bytes]], monkeypatch: pytest.MonkeyPatch,
-          tmp_path: Path) -> World:
-    for name, (_pin, data) in synthetic.items():
-        monkeypatch.setitem(VOCAB_BYTES, name, data)
-    return World(tmp_path / "world", monkeypatch)
-
-
-# ------------------------------------------------------------------------------ running a lookup
-# The same lookup, in this process or in a subprocess (a new process, or another user), reported
-# in one shape so that the assertions are shared.
-
-RUNNER = r'''
-import dataclasses, json, sys, warnings
-from pathlib import Path
-cfg = json.loads(sys.argv[1])
-sys.path.insert(0, cfg["src"])
-import harmony_vocab.bundled, harmony_vocab.pins, harmony_vocab.tokenizer_json as tj
-for p in cfg["pins"]:
-    p["urls"] = tuple(p["urls"])
-    harmony_vocab.pins.PINS[p["name"]] = harmony_vocab.pins.Pin(**p)
-harmony_vocab.bundled._dir = Path(cfg["package"])
-calls = {"rebuild": 0}
-real_rebuild = tj.rebuild
-def rebuild(*args, **kwargs):
-    calls["rebuild"] += 1
-    return real_rebuild(*args, **kwargs)
-tj.rebuild = rebuild
-from harmony_vocab.resolution import resolve
-out = {}
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    try:
-        r = resolve(cfg["name"], **cfg["kwargs"])
-        out.update(tier=r.tier, path=str(r.path), attempts=[list(dataclasses.astuple(a)) for a in r.attempts])
-    except Exception as exc:
-        out.update(error=type(exc).__name__, bases=[c.__name__ for c in type(exc).__mro__],
-                   message=str(exc), attempts=[list(dataclasses.astuple(a)) for a in getattr(exc, "attempts", ())],
-                   integrity={k: getattr(exc, k, None) for k in ("path", "expected_size", "actual_size", "expected_sha256", "actual_sha256")})
-out["warnings"] = [[w.category.__name__, str(w.message)] for w in caught]
-out["rebuilds"] = calls["rebuild"]
-print(json.dumps(out))
-'''
-
-
-def report_in_process(name: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            r = resolve(name, **kwargs)
-            out.update(tier=r.tier, path=str(r.path), attempts=[list(dataclasses.astuple(a)) for a in r.attempts])
-        except VocabError as exc:
-            out.update(error=type(exc).__name__, bases=[c.__name__ for c in type(exc).__mro__],
-                       message=str(exc),
-                       attempts=[list(dataclasses.astuple(a)) for a in getattr(exc, "attempts", ())],
-                       integrity={k: getattr(exc, k, None) for k in (
-                           "path", "expected_size", "actual_size", "expected_sha256", "actual_sha256")},
-                       cause=exc.__cause__)
-    out["warnings"] = [[w.category.__name__, str(w.message)] for w in caught]
-    # A warning must point at the caller's line, not at harmony-vocab's insides.
-    out["warning_files"] = [w.filename for w in caught if issubclass(w.category, VocabWarning)]
-    return out
-
-
-def runner_cmd(python: str, name: str, kwargs: Dict[str, Any]) -> List[str]:
-    cfg = {
-        "src": str(SRC),
-        "name": name,
-        "kwargs": kwargs,
-        "pins": [dataclasses.asdict(p) for p in harmony_vocab.pins.PINS.values()],
-        "package": str(harmony_vocab.bundled._dir),
-    }
-    return [python, "-I", "-c", RUNNER, json.dumps(cfg)]
-
-
-def report_in_subprocess(name: str, kwargs: Dict[str, Any], prefix: Tuple[str, ...] = (),
-                         python: str = sys.executable) -> Dict[str, Any]:
-    """Run the lookup in a new process with this process's environment (and pins)."""
-    proc = subprocess.run([*prefix, *runner_cmd(python, name, kwargs)], env=dict(os.environ),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
+pytestmark = pytest.mark.usefixtures("connections")  # no network but 127.0.0.1
 AS_NOBODY = ("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups")
 
 
@@ -537,7 +288,7 @@ def test_bad_candidate(world: World, source: str, kind: str) -> None:
     check_bad(world, source, kind, place, fallback_path, report)
     if report.get("error"):
         assert report["cause"] is None  # no chained traceback from deep inside
-    assert set(report["warning_files"]) <= {__file__}
+    assert set(report["warning_files"]) <= {lookup.__file__}  # the caller of resolve(), not our insides
 
 
 @pytest.mark.parametrize("source", BAD_SOURCES)
