@@ -1,4 +1,5 @@
-"""The test suite on the default Python and on the oldest and newest supported ones.
+"""The test suite on the default Python and on the oldest and newest supported ones; the slow
+tests (marked ``slow``) on the default Python only.
 
     python -m pip install nox && HARMONY_VOCAB_SOURCE_DIR=../shared/vocab python -m nox
 
@@ -51,4 +52,6 @@ def tests(session: nox.Session) -> None:
         session.warn("neither HARMONY_VOCAB_SOURCE_DIR nor HARMONY_VOCAB_BASE_URL is set: "
                      "the build will try the canonical URLs")
     session.install("-e", ".[test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    # The slow tests (real PyInstaller builds) run on the default Python only.
+    only_fast = [] if session.python == DEFAULT else ["-m", "not slow"]
+    session.run("python", "-m", "pytest", *only_fast, *session.posargs)

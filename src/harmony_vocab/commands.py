@@ -74,9 +74,10 @@ def cmd_path(args: argparse.Namespace, io: Io) -> int:
         try:
             check_file(path, get_pin(args.name))
         except FileNotFoundError:
+            from .situation import restore_advice
+
             error(f"the packaged copy of {args.name} is missing at {path}: this installation carries "
-                   f"no vocab files; reinstall harmony-vocab from a wheel (pip install "
-                   f"--force-reinstall harmony-vocab)", io.err)
+                  f"no vocab files; {restore_advice()}", io.err)
             return EXIT_FAILED
     else:
         from .resolution import resolve

@@ -296,11 +296,12 @@ def _explicit_advice(pin: Pin) -> str:
 
 
 def _advice(pin: Pin) -> str:
+    from .situation import restore_advice
+
     var = loc.file_env_var(pin.name)
     return (
         "To fix, do one of:\n"
-        "  - reinstall harmony-vocab from a wheel that bundles the vocab files "
-        "(pip install --force-reinstall harmony-vocab);\n"
+        f"  - {restore_advice()};\n"
         f"  - set {var} to a verified {pin.file} (sha256 {pin.sha256}, {pin.size} bytes), or "
         f"{loc.TIKTOKEN_ENCODINGS_BASE} to a directory holding one;\n"
         f"  - set {loc.ENV_MODEL_DIR} to a model directory holding {pin.file} or its tokenizer.json;\n"

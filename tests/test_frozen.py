@@ -1,0 +1,107 @@
+"""A real PyInstaller one-folder build of a program that uses only unmodified openai-harmony: the
+frozen app loads the GPT-OSS encoding offline through harmony-vocab's hooks, found by PyInstaller
+through the wheel's ``pyinstaller40`` entry point (issue 11); with that entry point removed it
+fails (the control), and harmony-vocab's own errors give advice that fits a frozen app.
+
+Slow (three PyInstaller builds): run by nox on the default Python only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+from typing import Callable, Dict, Iterator
+
+import pytest
+
+from harmony_vocab.pins import PINS
+from support import clean_env, offline, run, sha256_file, venv_python
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PYINSTALLER = "pyinstaller>=6"
+
+APP = textwrap.dedent(
+    """
+    from openai_harmony import HarmonyEncodingName, load_harmony_encoding
+
+    enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+    print("openai-harmony:", enc.name, enc.encode("Frozen, offline: ça marche."))
+    """
+)
+
+# harmony-vocab's own API in an app frozen without its hooks: no vocab files in the app.
+EXPLICIT_APP = textwrap.dedent(
+    """
+    from harmony_vocab.resolution import resolve
+
+    resolve("o200k_base")
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def freezer(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
+    """A venv with the built wheel, the real openai-harmony and tiktoken, and PyInstaller."""
+    return make_venv(str(dist["wheel"]), "openai-harmony==0.0.8", "tiktoken", PYINSTALLER)
+
+
+@pytest.fixture
+def without_our_hooks(freezer: Path) -> Iterator[Path]:
+    """`freezer` with the wheel's ``pyinstaller40`` entry point removed from its installed
+    metadata (put back afterwards): PyInstaller no longer finds harmony-vocab's hooks."""
+    (entry_points,) = freezer.glob("lib/python*/site-packages/harmony_vocab-*.dist-info/entry_points.txt")
+    original = entry_points.read_text()
+    head, marker, _ = original.partition("[pyinstaller40]")
+    assert marker, original
+    entry_points.write_text(head)
+    try:
+        yield freezer
+    finally:
+        entry_points.write_text(original)
+
+
+def freeze(venv: Path, work: Path, source: str) -> Path:
+    """``pyinstaller --onedir app.py``, as a user runs it; returns the app's executable."""
+    work.mkdir()
+    (work / "app.py").write_text(source)
+    run([venv / "bin" / "pyinstaller", "--noconfirm", "--onedir", "--distpath", work / "dist",
+         "--workpath", work / "build", "--specpath", work, work / "app.py"],
+        env=clean_env(work / "build-home"), cwd=work)
+    return work / "dist" / "app" / "app"
+
+
+def run_offline(app: Path, home: Path) -> subprocess.CompletedProcess:
+    """Run the frozen app with no network, no steering variable, a fresh HOME and TMPDIR."""
+    return run(offline([app]), env=clean_env(home), check=False)
+
+
+def test_frozen_app_loads_the_gpt_oss_encoding_offline(freezer: Path, tmp_path: Path) -> None:
+    app = freeze(freezer, tmp_path / "frozen", APP)
+    for pin in PINS.values():  # the hook collected the verified vocab files
+        (copy,) = app.parent.glob(f"_internal/harmony_vocab/data/{pin.file}")
+        assert sha256_file(copy) == pin.sha256
+    proc = run_offline(app, tmp_path / "home")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The same tokens as the program run unfrozen in the venv (where the .pth registers).
+    (tmp_path / "plain.py").write_text(APP)
+    plain = run(offline([venv_python(freezer), tmp_path / "plain.py"]), env=clean_env(tmp_path / "home-plain"))
+    assert proc.stdout == plain.stdout and proc.stdout.startswith("openai-harmony: HarmonyGptOss [")
+
+
+def test_control_frozen_without_our_hooks_the_app_downloads_and_fails(without_our_hooks: Path, tmp_path: Path) -> None:
+    app = freeze(without_our_hooks, tmp_path / "frozen", APP)
+    assert not list(app.parent.glob("_internal/harmony_vocab"))
+    proc = run_offline(app, tmp_path / "home")
+    assert proc.returncode != 0
+    assert "failed to download or load vocab file" in proc.stderr, proc.stderr
+
+
+def test_frozen_app_without_the_vocab_advises_a_rebuild_not_pip(without_our_hooks: Path, tmp_path: Path) -> None:
+    app = freeze(without_our_hooks, tmp_path / "frozen", EXPLICIT_APP)
+    proc = run_offline(app, tmp_path / "home")
+    assert proc.returncode != 0
+    assert "VocabNotFoundError" in proc.stderr, proc.stderr
+    assert "rebuild this frozen app with harmony-vocab installed where PyInstaller runs" in proc.stderr
+    assert "pip install" not in proc.stderr
