@@ -72,6 +72,40 @@ def test_register_sets_replaces_its_own_value_and_respects_an_operator(
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == "/operator/choice"
 
 
+@pytest.mark.parametrize("setting", ["files", "model_dir"])
+def test_register_with_relative_settings_hands_over_an_absolute_directory(
+    synthetic: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    work = tmp_path / "work"
+    fill(work / "vocab", synthetic)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", "")
+    monkeypatch.delenv("TIKTOKEN_ENCODINGS_BASE")  # restored (removed) after the test
+    if setting == "files":
+        for pin, _ in synthetic.values():
+            monkeypatch.setenv(f"HARMONY_VOCAB_{pin.name.upper()}", f"vocab/{pin.file}")
+        directory = register()
+    else:
+        directory = register(model_dir="vocab")
+    assert directory == work / "vocab"
+    assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(work / "vocab")
+    monkeypatch.chdir(tmp_path)  # the directory still names the files from anywhere
+    for pin, data in synthetic.values():
+        assert (Path(os.environ["TIKTOKEN_ENCODINGS_BASE"]) / pin.file).read_bytes() == data
+
+
+def test_directory_for_a_relative_path_is_absolute(synthetic: Synthetic, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fill(tmp_path / "v", synthetic)
+    monkeypatch.chdir(tmp_path)
+    assert directory_for({"o200k_base": resolve("o200k_base", vocab_path="v/../v/o200k_base.tiktoken")}) == tmp_path / "v"
+    renamed = tmp_path / "v" / "renamed.bin"
+    renamed.write_bytes(synthetic["o200k_base"][1])
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
+    linked = directory_for({"o200k_base": resolve("o200k_base", vocab_path="v/renamed.bin")})
+    assert linked.is_absolute() and os.readlink(linked / "o200k_base.tiktoken") == str(renamed)
+
+
 def test_register_with_nothing_found_raises_and_sets_nothing(synthetic: Synthetic) -> None:
     with pytest.warns(UserWarning), pytest.raises(VocabNotFoundError):
         register()

@@ -100,6 +100,24 @@ def test_load_harmony_encoding_from_a_renamed_copy(full_venv: Path, tmp_path: Pa
     assert "parsed: Quatre: 4" in out
 
 
+@pytest.mark.parametrize("setting", ["files", "model_dir"])
+def test_register_with_relative_settings_survives_a_chdir(full_venv: Path, tmp_path: Path, setting: str) -> None:
+    """register() hands openai-harmony an absolute directory, so a program that changes its
+    working directory afterwards still loads offline."""
+    work = tmp_path / "work"
+    (work / "vocab").mkdir(parents=True)
+    for pin in PINS.values():
+        shutil.copy(SHARED_VOCAB / pin.file, work / "vocab")
+    if setting == "files":
+        env = {f"HARMONY_VOCAB_{n.upper()}": f"vocab/{p.file}" for n, p in PINS.items()}
+    else:
+        env = {"HARMONY_VOCAB_MODEL_DIR": "vocab"}
+    code = "import os, harmony_vocab\nharmony_vocab.register()\nos.chdir(os.path.expanduser('~'))\n" + RENDER
+    proc = run(offline([venv_python(full_venv), "-c", code]), cwd=work,
+               env=clean_env(tmp_path, HARMONY_VOCAB_AUTOREGISTER="0", **env))
+    assert "parsed: Quatre: 4" in proc.stdout
+
+
 def test_load_harmony_encoding_is_safe_from_threads(full_venv: Path, tmp_path: Path) -> None:
     renamed = str(tmp_path / "renamed.vocab")
     shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", renamed)

@@ -40,11 +40,13 @@ def vocab_for_encoding(encoding: Any) -> str:
 
 def directory_for(resolutions: "Dict[str, Resolution]") -> Path:
     """One directory holding every resolved file under its canonical name: the files' own
-    directory when they already share one, else a directory of links in our cache."""
-    parents = {r.path.parent for r in resolutions.values()}
-    if len(parents) == 1 and all(r.path.name == get_pin(n).file for n, r in resolutions.items()):
+    directory when they already share one, else a directory of links in our cache. Always an
+    absolute path: it is handed to other tools, which may look at it from another directory."""
+    files = {n: Path(os.path.abspath(r.path)) for n, r in resolutions.items()}
+    parents = {path.parent for path in files.values()}
+    if len(parents) == 1 and all(path.name == get_pin(n).file for n, path in files.items()):
         return parents.pop()
-    return linked_dir({n: r.path.absolute() for n, r in resolutions.items()})
+    return linked_dir(files)
 
 
 def linked_dir(files: "dict[str, Path]") -> Path:
