@@ -7,8 +7,8 @@ sha256 wins:
 2. the file already in ``src/harmony_vocab/data/`` (an earlier build, or an unpacked sdist);
 3. the download cache (``HARMONY_VOCAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/harmony-vocab``, else
    ``~/.cache/harmony-vocab``);
-4. a download: ``HARMONY_VOCAB_BASE_URL`` first, then the manifest's URLs; never when
-   ``HARMONY_VOCAB_OFFLINE=1``.
+4. a download: ``HARMONY_VOCAB_BASE_URL`` first, then the manifest's URLs, each file within
+   ``HARMONY_VOCAB_DOWNLOAD_DEADLINE`` seconds; never when ``HARMONY_VOCAB_OFFLINE=1``.
 
 A candidate that fails its pin is reported and never used. The hook also regenerates
 ``src/harmony_vocab/_pins.py`` (the run-time copy of the pins) from the manifest, and, once a
@@ -174,7 +174,7 @@ def obtain(
     if candidate("cache", cached):
         return place(cached)
     if offline:
-        attempts.append(Attempt("download", ", ".join(urls), "not allowed: HARMONY_VOCAB_OFFLINE=1"))
+        attempts.append(hv.fetch.offline_attempt(urls))
     else:
         log(f"harmony-vocab: downloading {pin.file} into {cache_dir}")
         try:
@@ -204,6 +204,7 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
     hv = _package()
     try:
         offline = hv.locations.env_flag(hv.locations.ENV_OFFLINE, False, environ)
+        deadline = hv.fetch.download_deadline(environ)
     except hv.errors.VocabError as exc:
         raise BuildSetupError(str(exc)) from None
     source_dir = environ.get(hv.locations.ENV_SOURCE_DIR) or None
@@ -221,14 +222,15 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
     cache = hv.locations.cache_dir(environ)
     try:
         url_lists = {
-            name: hv.fetch.download_urls(pin, environ.get(hv.locations.ENV_BASE_URL, ""))
+            name: hv.fetch.download_urls(pin, environ.get(hv.locations.ENV_BASE_URL, ""),
+                                         local_advice=f"for a local directory, set {hv.locations.ENV_SOURCE_DIR}")
             for name, pin in pins.items()
         }
     except hv.errors.FetchError as exc:
         raise BuildSetupError(str(exc)) from None
     return [
         obtain(pin, root / DATA_DIR, source_dir=source_dir, cache_dir=cache, offline=offline,
-               urls=url_lists[name], log=log)
+               urls=url_lists[name], log=log, fetch_options={"deadline": deadline})
         for name, pin in pins.items()
     ]
 

@@ -9,7 +9,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -22,6 +22,8 @@ from lookup import VOCAB_BYTES, World
 from support import (
     PYTHON,
     ROOT,
+    Handler,
+    RawServer,
     SHARED_VOCAB,
     STEERING_PREFIXES,
     clean_env,
@@ -58,6 +60,21 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
 def httpserver_listen_address() -> Tuple[str, int]:
     """pytest-httpserver listens on 127.0.0.1 (not "localhost", which may resolve to ::1)."""
     return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Handler], RawServer]]:
+    """Start `RawServer`s on 127.0.0.1 with the given handlers; all closed at teardown."""
+    servers: List[RawServer] = []
+
+    def start(handler: Handler) -> RawServer:
+        server = RawServer(handler)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
 
 
 @pytest.fixture

@@ -6,10 +6,12 @@ import base64
 import hashlib
 import os
 import random
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from harmony_vocab.pins import Pin
 from harmony_vocab.tokenizer_json import BYTE_DECODER, byte_level_sha256
@@ -105,3 +107,96 @@ def sha256_file(path: Path) -> str:
 
 
 PYTHON = sys.executable
+
+
+
+# ---------------------------------------------------------------- a raw HTTP server on 127.0.0.1
+
+Handler = Callable[[socket.socket, "RawServer"], None]
+
+
+class RawServer:
+    """A one-handler TCP server on 127.0.0.1 running in a thread; each connection gets `handler`
+    once its request has been read. For what werkzeug cannot produce: connections dropped
+    mid-body, bodies shorter than their Content-Length, stalls, endless or trickling bodies.
+
+    `stop` is an event set at `close` so that stalling handlers return promptly. `sent` counts
+    body bytes the handlers managed to hand to the kernel; `finished` is set when a handler returns.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.finished = threading.Event()
+        self.connections = 0
+        self.sent = 0
+        self.errors: List[BaseException] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            _read_request(conn)
+            self.handler(conn, self)
+        except OSError as exc:  # the client went away: expected in several scenarios
+            self.errors.append(exc)
+        finally:
+            conn.close()
+            self.finished.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def response_head(length: Optional[int], extra: str = "") -> bytes:
+    """The status line and headers of a 200 response, with a Content-Length when given."""
+    head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n"
+    if length is not None:
+        head += f"Content-Length: {length}\r\n"
+    return (head + extra + "\r\n").encode()
+
+
+def trickle(data: bytes, head: int = 0, step: int = 16, pause: float = 0.05) -> Handler:
+    """A handler that sends `data` with its Content-Length: the first `head` bytes at once, then
+    `step` bytes every `pause` seconds. The right bytes, slowly."""
+
+    def handler(conn: socket.socket, server: RawServer) -> None:
+        conn.sendall(response_head(len(data)) + data[:head])
+        server.sent += len(data[:head])
+        for start in range(head, len(data), step):
+            if server.stop.wait(pause):
+                return
+            conn.sendall(data[start:start + step])
+            server.sent += len(data[start:start + step])
+
+    return handler

@@ -8,6 +8,7 @@ only; the manifest's https:// URLs point at a closed port on 127.0.0.1 (connecti
 
 from __future__ import annotations
 
+import base64
 import errno
 import hashlib
 import os
@@ -21,6 +22,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from harmony_vocab import fetch, integrity
+from harmony_vocab.fetch import OFFLINE_REFUSAL
 from harmony_vocab.pins import Pin
 from support import ROOT, make_pin, make_vocab
 
@@ -376,7 +378,7 @@ def test_offline_with_nothing_local_fails_without_a_socket_or_a_wait(
     message = str(info.value)
     pin = project.vocabs["o200k_base"][0]
     for place in ("HARMONY_VOCAB_SOURCE_DIR: not set", str(project.data / pin.file),
-                  str(project.cache / pin.file), pin.urls[0], "not allowed: HARMONY_VOCAB_OFFLINE=1"):
+                  str(project.cache / pin.file), f"{pin.urls[0]}: {OFFLINE_REFUSAL}"):
         assert place in message, f"{place!r} missing from:\n{message}"
     assert "unset HARMONY_VOCAB_OFFLINE" in message
     assert files_in(project.data) == [] and files_in(project.cache) == []
@@ -418,9 +420,36 @@ def test_base_url_not_a_url_names_the_setting(project: Project, value: str, monk
     sockets = NoSockets(monkeypatch)
     with pytest.raises(BuildSetupError) as info:
         project.prepare(HARMONY_VOCAB_BASE_URL=value)
-    assert f"HARMONY_VOCAB_BASE_URL={value!r} is not a URL" in str(info.value)
+    message = str(info.value)
+    assert f"HARMONY_VOCAB_BASE_URL={value!r} is not an http(s) URL" in message
+    # build-time advice: the build reads HARMONY_VOCAB_SOURCE_DIR (the run-time variables it does not)
+    assert message.endswith("; for a local directory, set HARMONY_VOCAB_SOURCE_DIR")
     assert sockets.calls == []
     assert files_in(project.data) == []
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+def test_bad_download_deadline_names_the_setting(project: Project, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sockets = NoSockets(monkeypatch)
+    with pytest.raises(BuildSetupError, match=f"^HARMONY_VOCAB_DOWNLOAD_DEADLINE='{value}' is not a number of seconds"):
+        project.prepare(HARMONY_VOCAB_DOWNLOAD_DEADLINE=value)
+    assert sockets.calls == [] and files_in(project.data) == []
+
+
+def test_mirror_credentials_are_used_but_never_shown(project: Project, httpserver: HTTPServer) -> None:
+    basic = "Basic " + base64.b64encode(b"builder:s3cret").decode()
+    for pin, _ in project.vocabs.values():
+        httpserver.expect_request("/mirror/" + pin.file, headers={"Authorization": basic}).respond_with_data(
+            "", status=404)
+    base = f"http://builder:s3cret@127.0.0.1:{httpserver.port}/mirror/"
+
+    with pytest.raises(BuildSetupError) as info:
+        project.prepare(HARMONY_VOCAB_BASE_URL=base)
+
+    shown = str(info.value) + "\n".join(project.messages)
+    assert "s3cret" not in shown and "builder" not in shown
+    assert f"http://***@127.0.0.1:{httpserver.port}/mirror/o200k_base.tiktoken: HTTP 404 NOT FOUND" in shown
+    assert [r.headers.get("Authorization") for r, _ in httpserver.log] == [basic]
 
 
 def _manifest_case(project: Project, change: Dict[str, Any]) -> Path:

@@ -3,6 +3,7 @@ installed wheel in a subprocess (marked integration)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -11,7 +12,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -20,7 +21,7 @@ import harmony_vocab
 from harmony_vocab import cli
 from harmony_vocab.locations import url_cache_name
 from harmony_vocab.pins import PINS, Pin
-from support import SHARED_VOCAB, clean_env, make_pin, offline, run, venv_python
+from support import SHARED_VOCAB, Handler, RawServer, clean_env, make_pin, offline, run, trickle, venv_python
 
 Synthetic = Dict[str, Tuple[Pin, bytes]]
 COMMANDS = ("path", "resolve", "verify", "export", "env", "seed-cache", "fetch", "doctor")
@@ -503,7 +504,7 @@ def test_fetch_failure_exits_1_and_names_every_url(
     assert not (tmp_path / "cache" / "o200k_base.tiktoken").exists()
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", "ftp://mirror")
     r = hv(capsys, "fetch", "o200k_base")
-    assert r.code == 1 and "HARMONY_VOCAB_BASE_URL='ftp://mirror' is not a URL" in r.err
+    assert r.code == 1 and "HARMONY_VOCAB_BASE_URL='ftp://mirror' is not an http(s) URL" in r.err
 
 
 def test_fetch_with_the_offline_switch_opens_no_connection(
@@ -515,6 +516,89 @@ def test_fetch_with_the_offline_switch_opens_no_connection(
     assert "HARMONY_VOCAB_OFFLINE=1 forbids every download" in r.err
     assert len(httpserver.log) == 0
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+def test_fetch_cut_off_by_the_download_deadline(
+    capsys: pytest.CaptureFixture, served: Synthetic, raw_server: Callable[[Handler], RawServer],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pin, data = served["o200k_base"]
+    slow = raw_server(trickle(data, head=100, step=16, pause=0.05))
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", slow.url("/slow/"))
+    monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "0.5")
+    r = hv(capsys, "fetch", "o200k_base")
+    assert r.code == 1 and r.out == "" and "Traceback" not in r.err
+    assert r.err.splitlines()[0].startswith("harmony-vocab: error: could not download a verified o200k_base.tiktoken")
+    assert (f"[download] {slow.url('/slow/o200k_base.tiktoken')}: stopped after " in r.err
+            and f"of {pin.size} bytes: the download deadline of 0.5s (HARMONY_VOCAB_DOWNLOAD_DEADLINE) had passed" in r.err)
+    assert not (tmp_path / "cache").exists() or os.listdir(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("value", ["ten", "0"])
+def test_fetch_with_a_bad_deadline_setting_exits_1_with_one_line(
+    capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
+    r = hv(capsys, "fetch", "o200k_base")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (f"harmony-vocab: error: HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number of "
+                     f"seconds: expected a positive number, e.g. HARMONY_VOCAB_DOWNLOAD_DEADLINE=1800 "
+                     f"(unset, it is 600)\n")
+    assert len(httpserver.log) == 0
+
+
+def test_credentials_in_the_mirror_url_are_never_printed(
+    capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fetch's error, resolve's trace (text and JSON) and doctor (text and JSON) show the mirror
+    as http://***@host/...; the server still receives the credentials."""
+    port = httpserver.port
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", f"http://mirror-user:s3cret@127.0.0.1:{port}/private/")
+    monkeypatch.setattr("harmony_vocab.fetch.TRIES", 1)
+    shown = f"http://***@127.0.0.1:{port}/private/o200k_base.tiktoken"
+    outputs = []
+    r = hv(capsys, "fetch", "o200k_base")
+    assert r.code == 1 and f"[download] {shown}: HTTP 500" in r.err
+    outputs.append(r.out + r.err)
+    for argv in (["resolve", "o200k_base", "--download"], ["resolve", "o200k_base", "--download", "--json"]):
+        r = hv(capsys, *argv)
+        assert r.code == 1 and shown in r.out + r.err
+        outputs.append(r.out + r.err)
+    r = hv(capsys, "doctor", "--json")
+    assert r.json()["download"]["base_url"] == f"http://***@127.0.0.1:{port}/private/"
+    outputs.append(r.out + r.err)
+    r = hv(capsys, "doctor")
+    assert f"mirror: http://***@127.0.0.1:{port}/private/;" in r.out
+    outputs.append(r.out + r.err)
+    for output in outputs:
+        assert "s3cret" not in output and "mirror-user" not in output, output
+    sent = {r.headers.get("Authorization") for r, _ in httpserver.log if r.path.startswith("/private/")}
+    assert sent == {"Basic " + base64.b64encode(b"mirror-user:s3cret").decode()}
+
+
+@pytest.mark.parametrize("value", ["/srv/vocab", "file:///srv/vocab"])
+def test_a_non_http_mirror_gets_advice_that_works_at_run_time(
+    capsys: pytest.CaptureFixture, served: Synthetic, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", value)
+    r = hv(capsys, "fetch", "o200k_base")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        f"harmony-vocab: error: HARMONY_VOCAB_BASE_URL={value!r} is not an http(s) URL: expected "
+        "http(s)://host/path/ (the directory that holds o200k_base.tiktoken); for files on a local disk, "
+        "set HARMONY_VOCAB_O200K_BASE to the file, or TIKTOKEN_ENCODINGS_BASE or HARMONY_VOCAB_MODEL_DIR "
+        "to the directory holding o200k_base.tiktoken\n")
+    # each piece of that advice works at run time, the mirror setting left as it is
+    local = tmp_path / "local"
+    local.mkdir()
+    pin, data = served["o200k_base"]
+    (local / pin.file).write_bytes(data)
+    for variable, setting in (("HARMONY_VOCAB_O200K_BASE", local / pin.file), ("TIKTOKEN_ENCODINGS_BASE", local),
+                              ("HARMONY_VOCAB_MODEL_DIR", local)):
+        with monkeypatch.context() as m:
+            m.setenv(variable, str(setting))
+            r = hv(capsys, "path", "o200k_base")
+            assert (r.code, r.out, r.err) == (0, f"{local / pin.file}\n", ""), variable
 
 
 # ------------------------------------------------------------------------------ doctor

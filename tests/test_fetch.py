@@ -10,6 +10,7 @@ file that a later step could pick up) and the error must name every URL tried.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -25,9 +26,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from harmony_vocab import fetch
-from harmony_vocab.errors import FetchError
+from harmony_vocab.errors import FetchError, VocabError
 from harmony_vocab.pins import Pin
-from support import make_pin, make_vocab
+from support import Handler, RawServer, make_pin, make_vocab, response_head, trickle
 
 NAME = "o200k_base"
 PATH = f"/encodings/{NAME}.tiktoken"
@@ -61,93 +62,6 @@ def assert_failed_cleanly(exc: FetchError, dest: Path, urls: List[str]) -> None:
     # every URL appears, in the order given
     assert sorted(set(tried), key=tried.index) == urls
     assert not any(a.ok for a in exc.attempts)
-
-
-# ---------------------------------------------------------------- a raw socket server
-
-Handler = Callable[[socket.socket, "RawServer"], None]
-
-
-class RawServer:
-    """A one-handler TCP server on 127.0.0.1 running in a thread; each connection gets `handler`.
-
-    `stop` is an event set at teardown so that stalling handlers return promptly. `sent` counts
-    body bytes the handlers managed to hand to the kernel; `finished` is set when a handler returns.
-    """
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.finished = threading.Event()
-        self.connections = 0
-        self.sent = 0
-        self.errors: List[BaseException] = []
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = PATH) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        try:
-            conn.settimeout(10)
-            _read_request(conn)
-            self.handler(conn, self)
-        except OSError as exc:  # the client went away: expected in several scenarios
-            self.errors.append(exc)
-        finally:
-            conn.close()
-            self.finished.set()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(5)
-
-
-def _read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def _headers(length: Optional[int], extra: str = "") -> bytes:
-    head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n"
-    if length is not None:
-        head += f"Content-Length: {length}\r\n"
-    return (head + extra + "\r\n").encode()
-
-
-@pytest.fixture
-def raw_server() -> Iterator[Callable[[Handler], RawServer]]:
-    servers: List[RawServer] = []
-
-    def start(handler: Handler) -> RawServer:
-        server = RawServer(handler)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 # ---------------------------------------------------------------- well-formed HTTP
@@ -346,16 +260,16 @@ def test_connection_dropped_mid_body(
     pin, data = vocab
 
     def handler(conn: socket.socket, server: RawServer) -> None:
-        conn.sendall(_headers(len(data)) + data[: len(data) // 2])
+        conn.sendall(response_head(len(data)) + data[: len(data) // 2])
         time.sleep(0.05)
         # abort with a RST instead of an orderly close
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin, dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
-    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2, "a dropped connection is retried"
     assert len(info.value.attempts) == 2
 
@@ -366,13 +280,13 @@ def test_body_shorter_than_content_length(
     pin, data = vocab
 
     def handler(conn: socket.socket, server: RawServer) -> None:
-        conn.sendall(_headers(len(data)) + data[:-10])  # then an orderly close
+        conn.sendall(response_head(len(data)) + data[:-10])  # then an orderly close
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin, dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
-    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2
     assert all("mid-body" in a.outcome or "ended after" in a.outcome for a in info.value.attempts), (
         info.value.attempts
@@ -386,12 +300,12 @@ def test_body_without_length_ending_early(
     pin, data = vocab
 
     def handler(conn: socket.socket, server: RawServer) -> None:
-        conn.sendall(_headers(None) + data[:-10])
+        conn.sendall(response_head(None) + data[:-10])
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url()], **FAST)
-    assert_failed_cleanly(info.value, dest, [server.url()])
+        fetch.download(pin, dest, [server.url(PATH)], **FAST)
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert f"ended after {pin.size - 10} of {pin.size} bytes" in str(info.value)
 
 
@@ -403,17 +317,17 @@ def test_slow_server_past_the_read_timeout(
 
     def handler(conn: socket.socket, server: RawServer) -> None:
         if stall == "mid-body":
-            conn.sendall(_headers(len(data)) + data[:100])
+            conn.sendall(response_head(len(data)) + data[:100])
         server.stop.wait(10)  # far past the read time-out; released at teardown
-        conn.sendall(data[100:] if stall == "mid-body" else _headers(len(data)) + data)
+        conn.sendall(data[100:] if stall == "mid-body" else response_head(len(data)) + data)
 
     server = raw_server(handler)
     # Had the read time-out not fired, the server would have sent the whole file (after its
     # stall) and the download would have succeeded.
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url()], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
+        fetch.download(pin, dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
 
-    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2, "a time-out is retried"
     assert all("read timed out after 0.5s" in a.outcome for a in info.value.attempts), info.value.attempts
 
@@ -424,9 +338,9 @@ def _endless(mode: str, total: int) -> Handler:
     def handler(conn: socket.socket, server: RawServer) -> None:
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 16)
         if mode == "chunked":
-            conn.sendall(_headers(None, "Transfer-Encoding: chunked\r\n"))
+            conn.sendall(response_head(None, "Transfer-Encoding: chunked\r\n"))
         else:
-            conn.sendall(_headers(total if mode == "content-length" else None))
+            conn.sendall(response_head(total if mode == "content-length" else None))
         piece = b"QUFB 0\n" * (1 << 13)  # 56 KiB
         while server.sent < total and not server.stop.is_set():
             if mode == "chunked":
@@ -447,9 +361,9 @@ def test_body_larger_than_the_pin_is_stopped_at_the_cap(
     server = raw_server(_endless(mode, total))
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url()], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin, dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
 
-    assert_failed_cleanly(info.value, dest, [server.url()])
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 1, "an oversized body is not retried"
     (attempt,) = info.value.attempts
     assert f"larger than the pinned {pin.size} bytes" in attempt.outcome
@@ -467,8 +381,8 @@ def test_announced_oversize_is_refused_before_reading(
     total = 256 << 20
     server = raw_server(_endless("content-length", total))
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url()], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
-    assert_failed_cleanly(info.value, dest, [server.url()])
+        fetch.download(pin, dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert f"announces {total} bytes, more than the pinned {pin.size}: refused" in str(info.value)
     assert server.connections == 1
     assert server.finished.wait(5), "the client kept the connection open"
@@ -488,3 +402,106 @@ def test_interrupted_download_leaves_nothing(
     with pytest.raises(KeyboardInterrupt):
         fetch.download(pin, dest, [httpserver.url_for(PATH)], progress=interrupt, **FAST)
     assert leftovers(dest) == []
+
+
+# ---------------------------------------------------------------- the deadline per file
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(
+    raw_server: Callable[[Handler], RawServer], httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    """The right bytes at 320 B/s: every read returns within the read time-out, so only the
+    deadline stops it; the connection is cut mid-read (the server could not send the rest), the
+    next URL is not tried, and nothing is left behind."""
+    pin, data = vocab
+    server = raw_server(trickle(data, head=100, step=16, pause=0.05))
+    httpserver.expect_request(PATH).respond_with_data(data)
+    urls = [server.url(PATH), httpserver.url_for(PATH)]
+
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, urls, tries=3, backoff=0, connect_timeout=2, read_timeout=2, deadline=0.5)
+
+    assert_failed_cleanly(info.value, dest, urls)
+    first, second = info.value.attempts
+    assert re.fullmatch(
+        rf"stopped after \d+ of {pin.size} bytes: the download deadline of 0.5s "
+        r"\(HARMONY_VOCAB_DOWNLOAD_DEADLINE\) had passed", first.outcome), first.outcome
+    assert second.outcome == "not tried: the download deadline of 0.5s (HARMONY_VOCAB_DOWNLOAD_DEADLINE) had passed"
+    assert server.connections == 1 and len(httpserver.log) == 0
+    assert server.finished.wait(5), "the client kept the connection open"
+    assert server.sent < pin.size, "the download ran to the end of the body"
+
+
+def test_the_deadline_comes_from_the_environment(
+    raw_server: Callable[[Handler], RawServer], vocab: Tuple[Pin, bytes], dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin, data = vocab
+    server = raw_server(trickle(data, head=100, step=16, pause=0.05))
+    monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "0.4")
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, [server.url(PATH)], **{**FAST, "tries": 2})
+    assert_failed_cleanly(info.value, dest, [server.url(PATH)])
+    assert "the download deadline of 0.4s (HARMONY_VOCAB_DOWNLOAD_DEADLINE) had passed" in str(info.value)
+    assert server.connections == 1, "no retry once the deadline has passed"
+    # the same server, fast enough for the deadline: the download goes through
+    monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "30")
+    fast = raw_server(trickle(data, head=len(data)))
+    assert fetch.download(pin, dest, [fast.url(PATH)], **FAST).read_bytes() == data
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "nan", "inf", "1e999"])
+def test_a_bad_deadline_setting_is_named(
+    value: str, httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin, _ = vocab
+    monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
+    with pytest.raises(VocabError) as info:
+        fetch.download(pin, dest, [httpserver.url_for(PATH)], **FAST)
+    assert str(info.value) == (
+        f"HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number of seconds: expected a positive "
+        f"number, e.g. HARMONY_VOCAB_DOWNLOAD_DEADLINE=1800 (unset, it is 600)")
+    assert len(httpserver.log) == 0 and leftovers(dest) == []
+
+
+# ---------------------------------------------------------------- credentials in URLs
+
+def test_credentials_are_sent_but_never_shown(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path
+) -> None:
+    pin, data = vocab
+    basic = "Basic " + base64.b64encode(b"user:s3cr@t").decode()
+    httpserver.expect_request("/ok/" + pin.file, headers={"Authorization": basic}).respond_with_data(data)
+    httpserver.expect_request("/gone/" + pin.file).respond_with_data("", status=404)
+    port = httpserver.port
+    ok = f"http://user:s3cr@t@127.0.0.1:{port}/ok/{pin.file}"
+    gone = f"http://user:s3cr@t@127.0.0.1:{port}/gone/{pin.file}"
+
+    assert fetch.download(pin, dest, [ok], **FAST).read_bytes() == data  # the credentials were used
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest / "2", [gone], **FAST)
+    message = str(info.value)
+    assert "s3cr" not in message and "user:" not in message
+    assert f"http://***@127.0.0.1:{port}/gone/{pin.file}: HTTP 404 NOT FOUND" in message
+    assert [a.place for a in info.value.attempts] == [f"http://***@127.0.0.1:{port}/gone/{pin.file}"]
+
+
+@pytest.mark.parametrize("value", ["user:s3cret@mirror.example/vocab", "ftp://user:s3cret@mirror.example/vocab"])
+def test_a_bad_mirror_url_is_named_without_its_password(value: str, vocab: Tuple[Pin, bytes]) -> None:
+    pin, _ = vocab
+    with pytest.raises(FetchError) as info:
+        fetch.download_urls(pin, value)
+    message = str(info.value)
+    assert "s3cret" not in message and message.startswith("HARMONY_VOCAB_BASE_URL='")
+    assert "***@mirror.example/vocab' is not an http(s) URL" in message
+
+
+def test_a_refused_offline_download_says_so_with_every_url(
+    httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pin, _ = vocab
+    monkeypatch.setenv("HARMONY_VOCAB_OFFLINE", "1")
+    urls = [httpserver.url_for(PATH), *pin.urls]
+    with pytest.raises(FetchError) as info:
+        fetch.download(pin, dest, urls, **FAST)
+    assert str(info.value) == f"not downloading {pin.file}: not allowed: HARMONY_VOCAB_OFFLINE=1 forbids every download"
+    assert [(a.place, a.outcome) for a in info.value.attempts] == [(", ".join(urls), fetch.OFFLINE_REFUSAL)]
+    assert len(httpserver.log) == 0 and leftovers(dest) == []

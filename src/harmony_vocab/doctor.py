@@ -42,7 +42,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
 
     from . import locations as loc
     from .bundled import bundled_dir
-    from .errors import VocabError, VocabNotFoundError
+    from .errors import VocabError, VocabNotFoundError, redact_url
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
 
@@ -99,7 +99,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
             "registered_tier": registered[0] if registered else None,
             "startup_selection": {"tier": selection[0], "directory": selection[1]} if selection else None,
         },
-        "download": {"allowed": allowed, "base_url": os.environ.get(loc.ENV_BASE_URL) or None,
+        "download": {"allowed": allowed, "base_url": redact_url(os.environ.get(loc.ENV_BASE_URL) or "") or None,
                      "cache_dir": str(loc.cache_dir())},
         "vocabs": vocabs,
     }

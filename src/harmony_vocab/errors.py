@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Tuple
+
+# The user-info of a URL: what stands between "//" and the host's "@" (up to the last "@" before
+# the path, since passwords with a bare "@" are common), or, in a value with no scheme, a leading
+# "user:password@".
+_USERINFO = re.compile(r"(//)[^\s/?#]*@|^()[^\s/?#@:]+:[^\s/?#]*@")
+
+
+def redact_url(text: str) -> str:
+    """`text` with the credentials of every URL in it (``http://user:secret@host/``) replaced by
+    ``***``: every URL harmony-vocab prints or records goes through here."""
+    return _USERINFO.sub(lambda m: (m.group(1) or "") + "***@", text)
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One place looked at for a vocab, and what was found there."""
+    """One place looked at for a vocab, and what was found there (credentials in URLs redacted)."""
 
     tier: str
     place: str
     outcome: str
     ok: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "place", redact_url(self.place))
+        object.__setattr__(self, "outcome", redact_url(self.outcome))
 
     def __str__(self) -> str:
         return f"[{self.tier}] {self.place}: {self.outcome}"
@@ -88,7 +104,7 @@ class FetchError(VocabError, OSError):
 
     def __init__(self, message: str, attempts: Sequence[Attempt] = ()) -> None:
         self.attempts: Tuple[Attempt, ...] = tuple(attempts)
-        super().__init__(message)
+        super().__init__(redact_url(message))
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -7,16 +7,28 @@ download actually starts (install ``harmony-vocab[download]`` for run-time downl
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
-import tempfile
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import Attempt, FetchError, MissingExtraError, format_attempts
-from .locations import ENV_BASE_URL, ENV_OFFLINE, env_flag
+from .errors import Attempt, FetchError, MissingExtraError, VocabError, format_attempts, redact_url
+from .locations import (
+    ENV_BASE_URL,
+    ENV_DOWNLOAD_DEADLINE,
+    ENV_MODEL_DIR,
+    ENV_OFFLINE,
+    TIKTOKEN_ENCODINGS_BASE,
+    env_flag,
+    file_env_var,
+)
 from .pins import Pin
+from .storage import atomic_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -27,7 +39,14 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 TRIES = 3
 BACKOFF = 0.5
+# The most time one file may take, every URL and try included (HARMONY_VOCAB_DOWNLOAD_DEADLINE):
+# o200k_base (3.6 MB) needs a link of 6 KB/s to make it.
+DEADLINE = 600.0
 _CHUNK = 1 << 16
+
+# What a download attempt says when HARMONY_VOCAB_OFFLINE is set: at run time, in `fetch` and in
+# the build hook alike.
+OFFLINE_REFUSAL = f"not allowed: {ENV_OFFLINE}=1 forbids every download"
 
 
 class _Failure(Exception):
@@ -37,22 +56,56 @@ class _Failure(Exception):
         self.retry = retry
 
 
-def download_urls(pin: Pin, base_url: Optional[str] = None) -> List[str]:
+def offline_attempt(urls: Sequence[str]) -> Attempt:
+    """The record of a download refused by HARMONY_VOCAB_OFFLINE."""
+    return Attempt("download", ", ".join(urls), OFFLINE_REFUSAL)
+
+
+def runtime_local_advice(pin: Pin) -> str:
+    """How to use files on a local disk at run time (HARMONY_VOCAB_SOURCE_DIR is read by the
+    build only)."""
+    return (f"for files on a local disk, set {file_env_var(pin.name)} to the file, or "
+            f"{TIKTOKEN_ENCODINGS_BASE} or {ENV_MODEL_DIR} to the directory holding {pin.file}")
+
+
+def download_urls(pin: Pin, base_url: Optional[str] = None, *, local_advice: Optional[str] = None) -> List[str]:
     """The URLs to try for `pin`, in order: the mirror (`base_url`, else $HARMONY_VOCAB_BASE_URL)
-    joined with the file name, then the manifest's URLs, canonical first."""
+    joined with the file name, then the manifest's URLs, canonical first.
+
+    A mirror that is not an http(s) URL raises `FetchError`, ending with `local_advice` (default:
+    `runtime_local_advice`)."""
     mirror = base_url if base_url is not None else os.environ.get(ENV_BASE_URL, "")
     urls: List[str] = []
     if mirror:
-        # requests speaks only http(s): a file:// mirror would fail every try (use
-        # HARMONY_VOCAB_SOURCE_DIR for a local directory)
+        # requests speaks only http(s): a file:// mirror or a path would fail every try
         if not re.match(r"^https?://[^/\s]+", mirror):
+            advice = local_advice if local_advice is not None else runtime_local_advice(pin)
             raise FetchError(
-                f"{ENV_BASE_URL}={mirror!r} is not a URL: expected http(s)://host/path/ "
-                f"(the directory that holds {pin.file}); for a local directory use HARMONY_VOCAB_SOURCE_DIR"
+                f"{ENV_BASE_URL}={redact_url(mirror)!r} is not an http(s) URL: expected "
+                f"http(s)://host/path/ (the directory that holds {pin.file}); {advice}"
             )
         urls.append(mirror.rstrip("/") + "/" + pin.file)
     urls.extend(u for u in pin.urls if u not in urls)
     return urls
+
+
+def download_deadline(environ: Optional[Mapping[str, str]] = None) -> float:
+    """The most seconds one file's download may take, every URL and try included:
+    ``$HARMONY_VOCAB_DOWNLOAD_DEADLINE``, else `DEADLINE`. A value that is not a positive number
+    raises `VocabError` naming the variable."""
+    value = (os.environ if environ is None else environ).get(ENV_DOWNLOAD_DEADLINE, "")
+    if not value.strip():
+        return DEADLINE
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise VocabError(
+            f"{ENV_DOWNLOAD_DEADLINE}={value!r} is not a number of seconds: expected a positive "
+            f"number, e.g. {ENV_DOWNLOAD_DEADLINE}=1800 (unset, it is {DEADLINE:g})"
+        )
+    return seconds
 
 
 def download(
@@ -64,39 +117,45 @@ def download(
     read_timeout: Optional[float] = None,
     tries: Optional[int] = None,
     backoff: Optional[float] = None,
+    deadline: Optional[float] = None,
     progress: Optional[Progress] = None,
 ) -> Path:
     """Download `pin` into ``dest_dir/<pin.file>`` and return that path.
 
     Each URL is tried in order, each up to `tries` times (with exponential back-off) on errors
-    that may pass (connection errors, time-outs, 5xx, a body cut short). The body is hashed while
-    it streams into a temporary file in `dest_dir`, never read past the pinned size, and renamed
-    into place only once its size and sha256 match. On failure nothing is left behind and
-    `FetchError` lists every URL tried and why it failed. With ``HARMONY_VOCAB_OFFLINE=1`` it
+    that may pass (connection errors, time-outs, 5xx, a body cut short), all within `deadline`
+    seconds (a server that trickles bytes is cut off then). The body is hashed while it streams
+    into a temporary file in `dest_dir` (`storage.atomic_file`), never read past the pinned size,
+    and renamed into place only once its size and sha256 match. On failure nothing is left behind
+    and `FetchError` lists every URL tried and why it failed. With ``HARMONY_VOCAB_OFFLINE=1`` it
     raises `FetchError` at once, before any socket is opened.
 
     Options left at None take the module's CONNECT_TIMEOUT, READ_TIMEOUT, TRIES and BACKOFF, read
-    when the call is made (so the build hook's downloads can be tuned by setting them).
+    when the call is made (so the build hook's downloads can be tuned by setting them), and
+    `download_deadline()`.
     """
     connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
     read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
     tries = max(1, TRIES if tries is None else tries)
     backoff = BACKOFF if backoff is None else backoff
-    if env_flag(ENV_OFFLINE, False):
-        raise FetchError(f"not downloading {pin.file}: {ENV_OFFLINE}=1 forbids every download "
-                         f"(unset it, or take the file from a local mirror)")
-    requests = _import_requests()
+    deadline = download_deadline() if deadline is None else deadline
     urls = list(urls) if urls is not None else download_urls(pin)
+    if env_flag(ENV_OFFLINE, False):
+        raise FetchError(f"not downloading {pin.file}: {OFFLINE_REFUSAL}", [offline_attempt(urls)])
+    requests = _import_requests()
     dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
     attempts: List[Attempt] = []
-    timeout = (connect_timeout, read_timeout)
+    ends = time.monotonic() + deadline
     with requests.Session() as session:
         session.headers["User-Agent"] = "harmony-vocab"
         for url in urls:
             for attempt in range(1, tries + 1):
+                if time.monotonic() >= ends:
+                    attempts.append(Attempt("download", url, f"not tried: {_deadline_passed(deadline)}"))
+                    break
                 try:
-                    path = _download_once(session, url, pin, dest, timeout, progress)
+                    path = _download_once(session, url, pin, dest, (connect_timeout, read_timeout),
+                                          (ends, deadline), progress)
                 except _Failure as failure:
                     # "try 1 of 3" only where a retry was possible: a 404 or a hash mismatch
                     # is final, and saying "1 of 3" would suggest two more tries were made
@@ -105,7 +164,7 @@ def download(
                     attempts.append(Attempt("download", url, failure.reason + suffix))
                     if not failure.retry or attempt == tries:
                         break
-                    time.sleep(backoff * 2 ** (attempt - 1))
+                    time.sleep(min(backoff * 2 ** (attempt - 1), max(0.0, ends - time.monotonic())))
                 else:
                     attempts.append(Attempt("download", url, "downloaded and verified", ok=True))
                     return path
@@ -116,35 +175,50 @@ def download(
     )
 
 
+def _deadline_passed(deadline: float) -> str:
+    return f"the download deadline of {deadline:g}s ({ENV_DOWNLOAD_DEADLINE}) had passed"
+
+
+class _Body:
+    """How much of the body has arrived so far; whether the deadline cut the connection."""
+
+    received = 0
+    cut = False
+
+
 def _download_once(
     session: "requests.Session",
     url: str,
     pin: Pin,
     dest: Path,
-    timeout: Tuple[float, float],
+    timeouts: Tuple[float, float],
+    deadline: Tuple[float, float],
     progress: Optional[Progress],
 ) -> Path:
     import requests
 
-    fd, part = tempfile.mkstemp(prefix=f".{pin.file}.", suffix=".part", dir=dest)
+    ends, seconds = deadline
+    left = max(0.001, ends - time.monotonic())
+    timeout = (min(timeouts[0], left), min(timeouts[1], left))
+    body = _Body()
     try:
-        with os.fdopen(fd, "wb") as out:
-            received, actual = _stream(session, url, pin, out, timeout, progress)
-            out.flush()
-            os.fsync(out.fileno())
-        if received != pin.size:
-            raise _Failure(f"body ended after {received} of {pin.size} bytes", retry=True)
-        if actual != pin.sha256:
-            raise _Failure(f"sha256 mismatch: expected {pin.sha256}, got {actual}", retry=False)
-        final = dest / pin.file
-        os.chmod(part, 0o644)
-        os.replace(part, final)
-        return final
-    except requests.exceptions.RequestException as exc:
-        raise _Failure(_describe(exc, timeout), retry=True) from None
-    finally:
-        if os.path.exists(part):
-            os.unlink(part)
+        with atomic_file(dest / pin.file) as out:
+            actual = _stream(session, url, pin, out, timeout, ends, body, progress)
+            if body.received != pin.size:
+                raise _Failure(f"body ended after {body.received} of {pin.size} bytes", retry=True)
+            if actual != pin.sha256:
+                raise _Failure(f"sha256 mismatch: expected {pin.sha256}, got {actual}", retry=False)
+    except (_Failure, requests.exceptions.RequestException) as exc:
+        # a time-out shortened to the time left is the deadline too
+        shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
+            timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
+        if body.cut or shortened or time.monotonic() >= ends:
+            raise _Failure(f"stopped after {body.received} of {pin.size} bytes: "
+                           f"{_deadline_passed(seconds)}", retry=False) from None
+        if isinstance(exc, _Failure):
+            raise
+        raise _Failure(_describe(exc, timeouts), retry=True) from None
+    return dest / pin.file
 
 
 def _stream(
@@ -153,9 +227,12 @@ def _stream(
     pin: Pin,
     out: Any,
     timeout: Tuple[float, float],
+    ends: float,
+    body: _Body,
     progress: Optional[Progress],
-) -> Tuple[int, str]:
-    with session.get(url, stream=True, timeout=timeout) as response:
+) -> str:
+    """Write the body of `url` to `out`; return its sha256."""
+    with session.get(url, stream=True, timeout=timeout) as response, _cut_off_at(response, ends, body):
         status = response.status_code
         if status != 200:
             retry = status >= 500 or status in (408, 429)
@@ -167,19 +244,51 @@ def _stream(
                 retry=False,
             )
         digest = hashlib.sha256()
-        received = 0
         for chunk in response.iter_content(_CHUNK):
-            received += len(chunk)
-            if received > pin.size:
+            body.received += len(chunk)
+            if body.received > pin.size:
                 raise _Failure(
-                    f"body larger than the pinned {pin.size} bytes: stopped at {received}",
+                    f"body larger than the pinned {pin.size} bytes: stopped at {body.received}",
                     retry=False,
                 )
             out.write(chunk)
             digest.update(chunk)
             if progress is not None:
-                progress(received, pin.size)
-        return received, digest.hexdigest()
+                progress(body.received, pin.size)
+            if time.monotonic() >= ends:
+                raise _Failure("deadline", retry=False)  # reworded by _download_once
+        return digest.hexdigest()
+
+
+@contextmanager
+def _cut_off_at(response: Any, ends: float, body: _Body) -> Iterator[None]:
+    """Shut the connection down when `ends` (a `time.monotonic()` value) comes: a read blocked on a
+    server that trickles bytes returns then, where the per-read time-out would never fire (each
+    byte restarts it, and a read waits for a whole chunk)."""
+    try:
+        # a duplicate of the socket's descriptor: it stays valid whatever the response does
+        sock: Optional[socket.socket] = socket.socket(fileno=os.dup(response.raw.fileno()))
+    except (AttributeError, OSError, ValueError):  # no socket (already read): nothing to cut
+        sock = None
+
+    def cut() -> None:
+        body.cut = True
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(max(0.0, ends - time.monotonic()), cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        timer.join()
+        if sock is not None:
+            sock.close()
 
 
 def _describe(exc: BaseException, timeout: Tuple[float, float]) -> str:

@@ -249,7 +249,7 @@ def _cache(run: _Lookup) -> Optional[Resolution]:
 
 
 def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
-    from .fetch import download_urls
+    from .fetch import download_urls, offline_attempt
 
     allowed = download if download is not None else loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False)
     try:
@@ -258,7 +258,7 @@ def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
         run.note("download", loc.ENV_BASE_URL, str(exc))
         return None
     if loc.env_flag(loc.ENV_OFFLINE, False):
-        run.note("download", ", ".join(urls), "not allowed: HARMONY_VOCAB_OFFLINE=1 forbids every download")
+        run.attempts.append(offline_attempt(urls))
         return None
     if not allowed:
         run.note("download", ", ".join(urls),

@@ -1,52 +1,149 @@
-"""Write files atomically: a temporary file in the target's directory, renamed into place."""
+"""Write files atomically: a temporary file in the target's directory, renamed into place.
+
+The temporary file is ``.<target name>.<host>.<pid>.<random>.part``. It is removed when the write
+fails, when it is interrupted (Ctrl-C), and when the process is sent SIGTERM while the default
+handler is in place (the part file is removed, then the process dies of SIGTERM as it would have).
+What cannot be caught (SIGKILL, a power cut) is swept by the next write into the same directory:
+a part file of ours is stale when its writer, named in it, is no longer running on this host, or
+when nothing has been written to it for `STALE_AFTER` seconds (a part of another host, or of an
+older version without a pid in its name). Only regular files we own are removed.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import socket
+import stat
 import tempfile
+import threading
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Callable, Union
+from typing import BinaryIO, Iterator, Optional, Union
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# A live writer writes at least once per read time-out (30 s); an hour of silence means it is gone.
+STALE_AFTER = 3600.0
 
-def _atomic(target: Path, fill: Callable[[BinaryIO], object]) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, part = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+# ".<target>.<host>.<pid>.<8 random>.part"; the older ".<target>.<8 random>.part" is swept by age.
+_PART = re.compile(r"^\..+?(?:\.(?P<host>[A-Za-z0-9-]{1,32})\.(?P<pid>\d+))?\.[a-z0-9_]{8}\.part$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
+def _writer_gone(host: Optional[str], pid: Optional[str]) -> bool:
+    if host != _host() or pid is None:
+        return False
     try:
-        with os.fdopen(fd, "wb") as out:
-            fill(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(part, 0o644)
-        os.replace(part, target)
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):  # another user's process: alive
+        return False
+    return False
+
+
+def sweep_stale_parts(directory: Path) -> None:
+    """Remove the part files of ours in `directory` whose writer is gone (see the module's doc)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    for name in names:
+        match = _PART.match(name)
+        if not match:
+            continue
+        path = directory / name
+        try:
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+                continue
+            if _writer_gone(match["host"], match["pid"]) or now - st.st_mtime > STALE_AFTER:
+                os.unlink(path)
+        except OSError:  # gone meanwhile, or not ours to remove
+            continue
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived during a write; raised so that the part file is removed on the way out."""
+
+
+@contextmanager
+def _removed_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into `_Terminated` for the duration, then die of SIGTERM once cleaned up.
+
+    Only in the main thread (the only one that may set handlers) and only where SIGTERM has its
+    default action: a handler of the application's own, or an ignored SIGTERM, is left alone.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, previous)
+        os.kill(os.getpid(), signal.SIGTERM)  # the default action: the process ends here
+        raise
     finally:
-        if os.path.exists(part):
-            os.unlink(part)
-    return target
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def atomic_file(target: PathLike) -> Iterator[BinaryIO]:
+    """Yield a file to write `target`'s bytes to: on a normal exit the bytes are flushed, synced
+    and renamed onto `target` (mode 0644); on any exception `target` is untouched and the
+    temporary file is removed. Raise inside the block to refuse the bytes (e.g. a hash mismatch)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale_parts(target.parent)
+    part: Optional[str] = None
+    with _removed_on_sigterm():
+        try:
+            fd, part = tempfile.mkstemp(prefix=f".{target.name}.{_host()}.{os.getpid()}.",
+                                        suffix=".part", dir=target.parent)
+            with os.fdopen(fd, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(part, 0o644)
+            os.replace(part, target)
+        finally:
+            if part is not None and os.path.lexists(part):
+                os.unlink(part)
 
 
 def copy_atomic(source: PathLike, target: PathLike) -> Path:
     """Copy `source` to `target` so that `target` is never seen half-written."""
-
-    def fill(out: BinaryIO) -> None:
-        with open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-
-    return _atomic(Path(target), fill)
+    with open(source, "rb") as src, atomic_file(target) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return Path(target)
 
 
 def write_atomic(target: PathLike, data: bytes) -> Path:
     """Write `data` to `target` so that `target` is never seen half-written."""
-    return _atomic(Path(target), lambda out: out.write(data))
+    with atomic_file(target) as out:
+        out.write(data)
+    return Path(target)
 
 
 def process_temp_dir() -> Path:
     """A new temporary directory, removed when the interpreter exits: where files go for this
     process only when the cache cannot be written."""
     import atexit
-    import tempfile
 
     directory = Path(tempfile.mkdtemp(prefix="harmony-vocab-"))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
