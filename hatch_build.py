@@ -11,7 +11,7 @@ sha256 wins:
    ``HARMONY_VOCAB_DOWNLOAD_DEADLINE`` seconds; never when ``HARMONY_VOCAB_OFFLINE=1``.
 
 A candidate that fails its pin is reported and never used. The hook also regenerates
-``src/harmony_vocab/_pins.py`` (the run-time copy of the pins) from the manifest, and, once a
+the pins in ``src/_harmony_vocab_startup.py`` (the run-time copy) from the manifest, and, once a
 wheel is built, deflates its members at zlib level 9 (`recompress`). Run ``python hatch_build.py``
 to place the files without building anything.
 """
@@ -33,7 +33,9 @@ except ImportError:  # running as a script or from tests without hatchling
 ROOT = Path(__file__).resolve().parent
 MANIFEST = "vocab_manifest.toml"
 PACKAGE_DIR = Path("src") / "harmony_vocab"
-PINS_MODULE = PACKAGE_DIR / "_pins.py"
+STARTUP_MODULE = Path("src") / "_harmony_vocab_startup.py"
+BEGIN_GENERATED = "# --- generated from vocab_manifest.toml by hatch_build.py: do not edit by hand ---\n"
+END_GENERATED = "# --- end of generated part ---\n"
 DATA_DIR = PACKAGE_DIR / "data"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -51,6 +53,10 @@ def _package() -> Any:
     src = str(ROOT / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
+    for name, module in list(sys.modules.items()):  # an installed copy (its .pth ran): use this tree's
+        if name == "_harmony_vocab_startup" or name.split(".")[0] == "harmony_vocab":
+            if not str(getattr(module, "__file__", None) or "").startswith(src):
+                del sys.modules[name]
     import harmony_vocab.errors
     import harmony_vocab.fetch
     import harmony_vocab.integrity
@@ -58,6 +64,9 @@ def _package() -> Any:
     import harmony_vocab.pins
     import harmony_vocab.storage
 
+    import _harmony_vocab_startup
+
+    harmony_vocab.startup = _harmony_vocab_startup
     return harmony_vocab
 
 
@@ -74,6 +83,8 @@ def load_manifest(path: Path) -> Dict[str, Dict[str, Any]]:
         raise BuildSetupError(f"cannot read the manifest {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BuildSetupError(f"{path} is not valid TOML: {exc}") from None
+    startup = _package().startup
+    sample_length = startup.SAMPLES * startup.SAMPLE_BYTES
     vocabs = data.get("vocab")
     if not isinstance(vocabs, dict) or not vocabs:
         raise BuildSetupError(f"{path}: expected at least one [vocab.<name>] table")
@@ -95,31 +106,44 @@ def load_manifest(path: Path) -> Dict[str, Dict[str, Any]]:
             raise BuildSetupError(f"{where}: urls must be a non-empty list of https:// URLs")
         if "byte_level_sha256" in entry and not _SHA256.match(str(entry["byte_level_sha256"])):
             raise BuildSetupError(f"{where}: byte_level_sha256 must be 64 lowercase hex digits")
-        unknown = set(entry) - {"file", "sha256", "size", "ranks", "urls", "byte_level_sha256"}
+        sample, digits = entry.get("sample"), 2 * sample_length
+        if not isinstance(sample, str) or not re.fullmatch(f"[0-9a-f]{{{digits}}}", sample):
+            raise BuildSetupError(f"{where}: sample must be {digits} lowercase hex digits "
+                                  f"(the bytes the start-up check compares; see the manifest's header)")
+        unknown = set(entry) - {"file", "sha256", "size", "ranks", "urls", "byte_level_sha256", "sample"}
         if unknown:
             raise BuildSetupError(f"{where}: unknown keys {sorted(unknown)}")
     return vocabs
 
 
-def render_pins_module(vocabs: Mapping[str, Mapping[str, Any]]) -> str:
-    """The text of src/harmony_vocab/_pins.py for these manifest entries."""
-    lines = [
-        "# Generated from vocab_manifest.toml by hatch_build.py: do not edit by hand.",
-        "# tests/test_pins.py fails if this copy drifts from the manifest.",
-        "PINS = {",
-    ]
+def render_pins(vocabs: Mapping[str, Mapping[str, Any]]) -> str:
+    """The generated part of src/_harmony_vocab_startup.py: the pins of these manifest entries,
+    plus each one's cache name (the sha1 of its canonical URL)."""
+    import hashlib
+
+    lines = [BEGIN_GENERATED.rstrip("\n"), 'PINS: "Dict[str, Dict[str, Any]]" = {']
     for name, entry in vocabs.items():
-        lines.append(f"    {name!r}: {{".replace("'", '"'))
-        for key in ("file", "sha256", "size", "ranks", "byte_level_sha256"):
-            if key not in entry:
-                continue
-            value = entry[key]
-            lines.append(f'        "{key}": ' + (f'"{value}"' if isinstance(value, str) else str(value)) + ",")
+        lines.append(f'    "{name}": {{')
+        for key in ("file", "sha256", "size", "ranks", "byte_level_sha256", "sample"):
+            if key in entry:
+                value = entry[key]
+                lines.append(f'        "{key}": ' + (f'"{value}"' if isinstance(value, str) else str(value)) + ",")
         urls = "".join(f'"{u}", ' for u in entry["urls"]).rstrip(" ")
         lines.append(f'        "urls": ({urls}),')
+        lines.append(f'        "cache_key": "{hashlib.sha1(entry["urls"][0].encode()).hexdigest()}",')
         lines.append("    },")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    lines += ["}", END_GENERATED]
+    return "\n".join(lines)
+
+
+def render_startup_module(text: str, vocabs: Mapping[str, Mapping[str, Any]]) -> str:
+    """`text` (the start-up module) with its generated part replaced by `render_pins`."""
+    try:
+        start = text.index(BEGIN_GENERATED)
+        end = text.index(END_GENERATED, start) + len(END_GENERATED)
+    except ValueError:
+        raise BuildSetupError(f"{STARTUP_MODULE}: the markers of the generated part are missing") from None
+    return text[:start] + render_pins(vocabs) + text[end:]
 
 
 def obtain(
@@ -199,7 +223,8 @@ def obtain(
 
 
 def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log: Log = print) -> List[Path]:
-    """Regenerate _pins.py and place every pinned vocab in the data directory; return the paths."""
+    """Regenerate the pins of the start-up module and place every pinned vocab in the data
+    directory; return the paths."""
     environ = os.environ if environ is None else environ
     hv = _package()
     try:
@@ -214,10 +239,11 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
             "holding o200k_base.tiktoken and cl100k_base.tiktoken, or unset it"
         )
     vocabs = load_manifest(root / MANIFEST)
-    pins_text = render_pins_module(vocabs)
-    pins_path = root / PINS_MODULE
-    if not pins_path.exists() or pins_path.read_text() != pins_text:
-        pins_path.write_text(pins_text)
+    startup_path = root / STARTUP_MODULE
+    current = startup_path.read_text()
+    rendered = render_startup_module(current, vocabs)
+    if rendered != current:
+        startup_path.write_text(rendered)
     pins = hv.pins.pins_from_mapping(vocabs)
     cache = hv.locations.cache_dir(environ)
     try:
@@ -262,6 +288,10 @@ class VocabBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type,type-a
         except BuildSetupError as exc:
             self.app.display_error(f"harmony-vocab build: {exc}")
             raise SystemExit(1) from None
+        if self.target_name == "wheel" and version == "editable":
+            # only the .pth: the start-up module is then imported from src/ (on sys.path through
+            # hatchling's own .pth, which site reads first), so an edit to it needs no reinstall
+            build_data["force_include_editable"] = {"src/harmony_vocab.pth": "harmony_vocab.pth"}
 
     def finalize(self, version: str, build_data: Dict[str, Any], artifact_path: str) -> None:
         if self.target_name == "wheel" and version != "editable":

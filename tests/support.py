@@ -59,7 +59,10 @@ def to_tokenizer_json(tiktoken_bytes: bytes) -> Dict[str, Any]:
 
 def make_pin(name: str, data: bytes, urls: Sequence[str] = ()) -> Pin:
     """A pin for synthetic `data`, with its byte-level fingerprint."""
+    import _harmony_vocab_startup as startup
+
     vocab = to_tokenizer_json(data)["model"]["vocab"]
+    sample = b"".join(data[o:o + startup.SAMPLE_BYTES] for o in startup.sample_offsets(len(data)))
     return Pin(
         name=name,
         file=f"{name}.tiktoken",
@@ -68,6 +71,7 @@ def make_pin(name: str, data: bytes, urls: Sequence[str] = ()) -> Pin:
         ranks=data.count(b"\n"),
         urls=tuple(urls) or (f"https://vocab.invalid/encodings/{name}.tiktoken",),
         byte_level_sha256=byte_level_sha256(vocab),
+        sample=sample.hex(),
     )
 
 

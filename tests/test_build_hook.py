@@ -12,6 +12,7 @@ import base64
 import errno
 import hashlib
 import os
+import shutil
 import socket
 import sys
 import time
@@ -79,7 +80,7 @@ def write_manifest(path: Path, entries: Dict[str, Dict[str, Any]], header: str =
 
 def entry_of(pin: Pin) -> Dict[str, Any]:
     return {"file": pin.file, "sha256": pin.sha256, "size": pin.size, "ranks": pin.ranks,
-            "urls": list(pin.urls)}
+            "sample": pin.sample, "urls": list(pin.urls)}
 
 
 class Project:
@@ -94,6 +95,8 @@ class Project:
             url = f"https://127.0.0.1:{port}/encodings/{name}.tiktoken"
             self.vocabs[name] = (make_pin(name, data, [url]), data)
         (root / "src" / "harmony_vocab").mkdir(parents=True)
+        self.startup_module = root / "src" / "_harmony_vocab_startup.py"
+        shutil.copy(ROOT / "src" / "_harmony_vocab_startup.py", self.startup_module)
         write_manifest(root / "vocab_manifest.toml", {n: entry_of(p) for n, (p, _) in self.vocabs.items()})
         self.data = root / "src" / "harmony_vocab" / "data"
         self.cache = home / "vocab-cache"
@@ -303,13 +306,17 @@ def test_prepare_from_the_mirror_writes_pins_and_data(project: Project, httpserv
                             HARMONY_VOCAB_BASE_URL=httpserver.url_for("/vocab/"))
     assert paths == [project.data / f"{n}.tiktoken" for n in NAMES]
     project.assert_built()
-    pins_module = project.root / "src" / "harmony_vocab" / "_pins.py"
+    pins_module = project.startup_module
     manifest = hatch_build.load_manifest(project.root / "vocab_manifest.toml")
-    assert pins_module.read_text() == hatch_build.render_pins_module(manifest)
+    text = pins_module.read_text()
+    assert text == hatch_build.render_startup_module(text, manifest)
+    namespace: Dict[str, Any] = {"__file__": str(pins_module)}
+    exec(text, namespace)
+    assert namespace["PINS"]["o200k_base"]["sha256"] == project.vocabs["o200k_base"][0].sha256
     assert httpserver.log == []
     assert files_in(project.cache) == []
 
-    # a second run finds everything in place: _pins.py is not rewritten, the data dir wins
+    # a second run finds everything in place: the module is not rewritten, the data dir wins
     before = pins_module.stat().st_mtime_ns
     os.utime(pins_module, ns=(before - 10**9, before - 10**9))
     project.prepare()
@@ -487,7 +494,7 @@ def test_manifest_errors_name_the_key(project: Project, change: Dict[str, Any], 
     assert key in message.split("[vocab.o200k_base]", 1)[1]
     with pytest.raises(BuildSetupError):
         project.prepare(HARMONY_VOCAB_OFFLINE="1")
-    assert not (project.root / "src" / "harmony_vocab" / "_pins.py").exists()
+    assert project.startup_module.read_text() == (ROOT / "src" / "_harmony_vocab_startup.py").read_text()
 
 
 @pytest.mark.parametrize(
@@ -514,11 +521,12 @@ def test_missing_manifest(tmp_path: Path) -> None:
 def test_rendered_pins_module_round_trips(project: Project) -> None:
     manifest = hatch_build.load_manifest(project.root / "vocab_manifest.toml")
     namespace: Dict[str, Any] = {}
-    exec(hatch_build.render_pins_module(manifest), namespace)
+    exec(hatch_build.render_pins(manifest), namespace)
     assert list(namespace["PINS"]) == list(NAMES)
     for name, (pin, _) in project.vocabs.items():
         assert namespace["PINS"][name] == {
             "file": pin.file, "sha256": pin.sha256, "size": pin.size, "ranks": pin.ranks, "urls": pin.urls,
+            "sample": pin.sample, "cache_key": pin.cache_key,
         }
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
@@ -296,13 +297,15 @@ def test_verify_without_arguments_checks_every_tier_that_is_set(
     r = hv(capsys, "verify", "--json")
     assert r.code == 1
     checks = r.json()["checks"]
+    o200k = [c for c in checks if c["name"] == "o200k_base"]
+    assert [c["tier"] for c in o200k] == ["environment", "model", "package", "cache", "cache", "cache"]  # lookup order
     assert {"tier": "environment", "name": "o200k_base", "path": str(env_file), "status": "failed",
-            "detail": checks[2]["detail"]} == checks[2]
-    assert checks[3]["tier"] == "model" and checks[3]["status"] == "failed"
+            "detail": o200k[0]["detail"]} == o200k[0]
+    assert o200k[1]["status"] == "failed" and "not a directory" in o200k[1]["detail"]
     assert {"tier": "cache", "name": "o200k_base", "status": "ok",
             "path": str(harmony_cache / url_cache_name(pin.canonical_url))}.items() <= \
         [c for c in checks if c["tier"] == "cache" and c["status"] == "ok"][0].items()
-    assert "2 of" in r.err
+    assert "3 of" in r.err  # the environment file, and the model directory for each vocab
 
 
 # ------------------------------------------------------------------------------ export
@@ -603,25 +606,41 @@ def test_a_non_http_mirror_gets_advice_that_works_at_run_time(
 
 # ------------------------------------------------------------------------------ doctor
 
-def test_doctor_json_shape(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_json_shape_and_what_unmodified_tools_would_do(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from _harmony_vocab_startup import TiktokenFinder
+
+    import harmony_vocab.doctor
+
+    monkeypatch.setattr(harmony_vocab.doctor, "_version_of", lambda d: {"tiktoken": "0.14.0"}.get(d))
+    monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if not isinstance(f, TiktokenFinder)])
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
     assert hv(capsys, "seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "o200k_base").code == 0
     r = hv(capsys, "doctor", "--json")
-    assert r.code == 0, r.out
+    assert r.code == 1, r.out  # without the hook, tiktoken would download cl100k_base
     report = r.json()
-    assert set(report) == {"harmony_vocab", "python", "packages", "registration", "download", "vocabs"}
+    assert set(report) == {"ok", "harmony_vocab", "python", "packages", "registration", "download", "vocabs"}
     assert report["harmony_vocab"]["version"] == harmony_vocab.__version__
     assert set(report["packages"]) == {"openai-harmony", "tiktoken", "requests"}
     assert set(report["registration"]) == {
         "pth_installed", "pth_path", "ran_at_startup", "autoregister", "enabled", "tiktoken_encodings_base",
-        "set_by_registration", "registered_tier", "startup_selection"}
+        "set_by_registration", "registered_tier", "startup_selection", "tiktoken_hook_active"}
     assert report["download"]["allowed"] is False
-    o200k = report["vocabs"]["o200k_base"]
+    o200k, cl100k = report["vocabs"]["o200k_base"], report["vocabs"]["cl100k_base"]
     assert (o200k["ok"], o200k["tier"], o200k["network_needed"]) == (True, "package", False)
-    assert o200k["tiktoken"]["status"] == "offline"
-    assert report["vocabs"]["cl100k_base"]["tiktoken"]["status"] == "network"
-    assert o200k["openai_harmony"]["status"] == "network"  # no TIKTOKEN_ENCODINGS_BASE, empty rs cache
+    assert (o200k["tiktoken"]["status"], cl100k["tiktoken"]["status"]) == ("offline", "network")
+    assert "tiktoken's cache" in o200k["tiktoken"]["detail"]
+    assert o200k["openai_harmony"]["status"] == "not installed"
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ  # doctor did not register in this process
+    text = hv(capsys, "doctor").out
+    assert "unmodified openai-harmony: not installed" in text and "NOT OK" in text
+    # With the start-up hook in place, tiktoken is served both vocabs from the package tier.
+    monkeypatch.setattr(sys, "meta_path", [TiktokenFinder(), *sys.meta_path])
+    report = hv(capsys, "doctor", "--json").json()
+    assert report["ok"] is True
+    for vocab in report["vocabs"].values():
+        assert vocab["tiktoken"]["status"] == "offline" and "start-up hook (package tier)" in vocab["tiktoken"]["detail"]
 
 
 def test_doctor_exit_1_when_network_would_be_needed(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:

@@ -16,7 +16,8 @@ import pytest
 import harmony_vocab.tokenizer_json as tj
 from harmony_vocab import locations as loc
 from harmony_vocab.errors import VocabNotFoundError
-from harmony_vocab.modeldir import SUBDIRS, candidate_dirs, search_roots
+from _harmony_vocab_startup import MODEL_SUBDIRS as SUBDIRS
+from _harmony_vocab_startup import PINS, model_roots, places
 from harmony_vocab.resolution import VocabWarning, resolve
 from harmony_vocab.tokenizer_json import TokenizerJsonError, rebuild
 from support import BYTE_ENCODER, to_tokenizer_json
@@ -102,13 +103,14 @@ def hub_snapshot(repo_id: str, rev: str, files: Dict[str, bytes], hub: Optional[
 # ------------------------------------------------------------------------------ sub-locations
 
 
-def test_sub_location_order() -> None:
+def test_sub_location_order(tmp_path: Path) -> None:
     assert SUBDIRS == ("", "encodings", "tokenizer", "original")
-    roots = [Path("/m1"), Path("/m2")]
-    assert candidate_dirs(roots) == [
-        Path("/m1"), Path("/m1/encodings"), Path("/m1/tokenizer"), Path("/m1/original"),
-        Path("/m2"), Path("/m2/encodings"), Path("/m2/tokenizer"), Path("/m2/original"),
-    ]
+    model = tmp_path / "m1"
+    model.mkdir()
+    looked_at = [p.label for p in places(NAME, {}, model_dir=str(model)) if p.tier == "model"]
+    file = PINS[NAME]["file"]
+    assert looked_at[:4] == [str(model / file), str(model / "encodings" / file),
+                             str(model / "tokenizer" / file), str(model / "original" / file)]
 
 
 SUB_PAIRS = [(a, b) for i, a in enumerate(SUBDIRS) for b in SUBDIRS[i + 1:]]
@@ -342,8 +344,8 @@ def test_repo_id_refs_main_wins_over_other_snapshots(world: World) -> None:
     # "aaa" sorts first, but refs/main names "zzz".
     hub_snapshot("org/name", "aaa", {world.pin.file: world.data})
     preferred = hub_snapshot("org/name", "zzz", {f"original/{world.pin.file}": world.data}, main=True)
-    roots, how = search_roots("org/name")
-    assert [p.name for p in roots] == ["zzz", "aaa"]
+    roots, how = model_roots("org/name", os.environ)
+    assert [os.path.basename(p) for p in roots] == ["zzz", "aaa"]
     assert str(hub_repo("org/name")) in how
     r = resolve(NAME, model_dir="org/name")
     assert r.path == preferred / "original" / world.pin.file
@@ -406,7 +408,7 @@ def test_repo_id_not_in_cache_warns_and_falls_through(world: World, connections:
 
 @pytest.mark.parametrize("text", ["../x", "/abs/path", "a/b/c", "org", "-org/name", "org/na me"])
 def test_not_a_repo_id(world: World, text: str) -> None:
-    roots, how = search_roots(text)
+    roots, how = model_roots(text, os.environ)
     assert roots == [] and how == "not a directory"
 
 

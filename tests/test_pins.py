@@ -1,6 +1,7 @@
 """Drift tests: vocab_manifest.toml is the single source of truth for the pins; every other copy
-(the generated src/harmony_vocab/_pins.py, harmony_vocab.pins.PINS, harmony_vocab.VOCABS) must
-match it exactly."""
+(the generated part of src/_harmony_vocab_startup.py, harmony_vocab.pins.PINS,
+harmony_vocab.VOCABS) must match it exactly, and its derived values (sample, cache names,
+byte-level fingerprints) must match the real files."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any, Dict
 
 import pytest
 
+import _harmony_vocab_startup as startup
 import harmony_vocab
-import harmony_vocab._pins
 import harmony_vocab.pins
 from support import ROOT, SHARED_VOCAB
 
@@ -27,23 +28,26 @@ def manifest() -> Dict[str, Dict[str, Any]]:
     return hatch_build.load_manifest(MANIFEST)
 
 
-def test_committed_pins_module_is_generated_from_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
-    committed = (ROOT / "src" / "harmony_vocab" / "_pins.py").read_text()
-    assert committed == hatch_build.render_pins_module(manifest), (
-        "src/harmony_vocab/_pins.py drifted from vocab_manifest.toml: run `python hatch_build.py`"
+def test_committed_startup_module_is_generated_from_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
+    committed = (ROOT / "src" / "_harmony_vocab_startup.py").read_text()
+    assert committed == hatch_build.render_startup_module(committed, manifest), (
+        "src/_harmony_vocab_startup.py drifted from vocab_manifest.toml: run `python hatch_build.py`"
     )
 
 
 def test_run_time_pins_match_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
-    assert harmony_vocab._pins.PINS == {
-        name: {**entry, "urls": tuple(entry["urls"])} for name, entry in manifest.items()
+    assert startup.PINS == {
+        name: {**entry, "urls": tuple(entry["urls"]),
+               "cache_key": hashlib.sha1(entry["urls"][0].encode()).hexdigest()}
+        for name, entry in manifest.items()
     }
     fresh = harmony_vocab.pins.PINS
     assert list(fresh) == list(manifest)
     for name, entry in manifest.items():
         pin = fresh[name]
-        assert (pin.name, pin.file, pin.sha256, pin.size, pin.ranks, pin.urls) == (
-            name, entry["file"], entry["sha256"], entry["size"], entry["ranks"], tuple(entry["urls"])
+        assert (pin.name, pin.file, pin.sha256, pin.size, pin.ranks, pin.urls, pin.sample) == (
+            name, entry["file"], entry["sha256"], entry["size"], entry["ranks"], tuple(entry["urls"]),
+            entry["sample"],
         )
         assert pin.canonical_url == entry["urls"][0]
     assert harmony_vocab.pins.VOCABS == tuple(manifest)
@@ -68,11 +72,16 @@ def test_local_mirror_matches_the_pins(manifest: Dict[str, Dict[str, Any]]) -> N
         assert data.count(b"\n") == entry["ranks"]
 
 
-def test_startup_module_copy_of_the_o200k_pin_matches_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
-    import _harmony_vocab_startup
-
-    entry = manifest["o200k_base"]
-    assert (_harmony_vocab_startup.O200K_FILE, _harmony_vocab_startup.O200K_SIZE) == (entry["file"], entry["size"])
+@pytest.mark.skipif(not SHARED_VOCAB.is_dir(), reason=f"no local vocab mirror at {SHARED_VOCAB}")
+def test_samples_are_the_real_files_bytes_and_the_start_up_check_accepts_them(manifest: Dict[str, Dict[str, Any]]) -> None:
+    for name, entry in manifest.items():
+        data = (SHARED_VOCAB / entry["file"]).read_bytes()
+        offsets = startup.sample_offsets(len(data))
+        assert offsets[0] == 0 and offsets[-1] == len(data) - startup.SAMPLE_BYTES
+        sample = b"".join(data[o:o + startup.SAMPLE_BYTES] for o in offsets)
+        assert len(sample) == startup.SAMPLES * startup.SAMPLE_BYTES
+        assert sample.hex() == entry["sample"], name
+        assert startup.looks_pinned(str(SHARED_VOCAB / entry["file"]), startup.PINS[name])
 
 
 def test_byte_level_fingerprints_match_the_mirror(manifest: Dict[str, Dict[str, Any]]) -> None:

@@ -520,7 +520,8 @@ def test_registration_is_not_the_environment_tier(world: World, tier: str) -> No
     r = world.resolve()
     assert r.tier == tier
     note = [a for a in r.attempts if a.place == f"{loc.TIKTOKEN_ENCODINGS_BASE}={directory}"]
-    assert note and "registration" in note[0].outcome and not note[0].ok
+    assert note and "start-up registration" in note[0].outcome and not note[0].ok
+    assert f"comes from the {tier} tier" in note[0].outcome
     # Once someone points TIKTOKEN_ENCODINGS_BASE elsewhere, it is the user's setting again.
     other = world.place("env_base").parent
     assert other != directory

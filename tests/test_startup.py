@@ -1,39 +1,57 @@
 """The start-up registration (_harmony_vocab_startup, run by harmony_vocab.pth), in-process: which
-directory it selects, when it leaves TIKTOKEN_ENCODINGS_BASE alone, and that it never raises.
-It checks sizes only (openai-harmony hashes the file itself), so sparse files of the pinned size
-stand in for the vocab here; tests/test_integration.py runs it for real at interpreter start."""
+directory it selects, when it leaves TIKTOKEN_ENCODINGS_BASE alone, what its cheap check catches,
+and that it never raises. tests/test_integration.py runs it for real at interpreter start."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 import _harmony_vocab_startup as startup
+from support import SHARED_VOCAB
+
+PIN = startup.PINS["o200k_base"]
+FILE = PIN["file"]
+
+pytestmark = pytest.mark.skipif(not SHARED_VOCAB.is_dir(), reason=f"no local vocab mirror at {SHARED_VOCAB}")
 
 
-def vocab_in(directory: Path, size: int = startup.O200K_SIZE) -> Path:
+def vocab_in(directory: Path) -> Path:
+    """`directory` holding a real o200k_base.tiktoken."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / startup.O200K_FILE
-    with open(path, "wb") as f:
-        f.truncate(size)
+    shutil.copy(SHARED_VOCAB / FILE, directory / FILE)
     return directory
+
+
+def damage(path: Path, offset: int) -> None:
+    """Change one byte of `path` in place, keeping its size."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        byte = f.read(1)
+        f.seek(offset)
+        f.write(bytes([byte[0] ^ 0x01]))
 
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh copy of the module whose "site-packages" holds harmony_vocab/data."""
+    """A fresh copy of the module whose "site-packages" holds harmony_vocab/data; sys.meta_path
+    restored afterwards."""
     module = importlib.reload(startup)
     monkeypatch.setattr(module, "_HERE", str(tmp_path / "site"))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
     return vocab_in(tmp_path / "site" / "harmony_vocab" / "data")
 
 
-def test_registers_the_package_data(site: Path) -> None:
+def test_registers_the_package_data_and_installs_the_tiktoken_finder(site: Path) -> None:
     startup.run()
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(site)
     assert os.environ["HARMONY_VOCAB_REGISTERED"] == f"package:{site}"
+    assert sum(isinstance(f, startup.TiktokenFinder) for f in sys.meta_path) == 1
 
 
 def test_order_env_file_then_model_dir_then_package(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,14 +59,57 @@ def test_order_env_file_then_model_dir_then_package(site: Path, tmp_path: Path, 
     vocab_in(model / "original")
     vocab_in(model / "tokenizer")
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(model))
-    assert startup.startup_directory() == ("model", str(model / "tokenizer"))
+    assert startup.startup_selection() == ("model", str(model / "tokenizer"))
     env_dir = vocab_in(tmp_path / "env")
-    monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(env_dir / startup.O200K_FILE))
-    assert startup.startup_directory() == ("environment", str(env_dir))
-    # A wrongly sized or renamed file is passed over (resolve() reports it later).
-    vocab_in(env_dir, size=10)
+    monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(env_dir / FILE))
+    assert startup.startup_selection() == ("environment", str(env_dir))
+    # A damaged or renamed file is passed over (resolve() reports it later).
+    damage(env_dir / FILE, startup.sample_offsets(PIN["size"])[3] + 5)
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(tmp_path / "nowhere"))
-    assert startup.startup_directory() == ("package", str(site))
+    assert startup.startup_selection() == ("package", str(site))
+
+
+def test_a_same_size_file_with_other_bytes_is_not_registered(site: Path, tmp_path: Path) -> None:
+    """Issue 10 item 7: a size check alone registered this; openai-harmony then failed."""
+    for offset in startup.sample_offsets(PIN["size"]):
+        damage(site / FILE, offset + 3)
+        assert not startup.looks_pinned(str(site / FILE), PIN)
+        shutil.copy(SHARED_VOCAB / FILE, site / FILE)
+    assert startup.looks_pinned(str(site / FILE), PIN)
+    other = tmp_path / "other" / FILE
+    other.parent.mkdir()
+    with open(other, "wb") as f:  # right size, other bytes
+        f.write((SHARED_VOCAB / "cl100k_base.tiktoken").read_bytes()[: PIN["size"]].ljust(PIN["size"], b"\n"))
+    assert not startup.looks_pinned(str(other), PIN)
+    damage(site / FILE, 0)
+    startup.run()
+    assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+
+
+def test_fifos_and_devices_are_refused_without_blocking(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fifo_dir = tmp_path / "fifo"
+    fifo_dir.mkdir()
+    os.mkfifo(fifo_dir / FILE)
+    assert not startup.looks_pinned(str(fifo_dir / FILE), PIN)
+    dev_dir = tmp_path / "dev"
+    dev_dir.mkdir()
+    os.symlink("/dev/zero", dev_dir / FILE)
+    assert not startup.looks_pinned(str(dev_dir / FILE), PIN)
+    monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(fifo_dir / FILE))
+    monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(dev_dir))
+    assert startup.startup_selection() == ("package", str(site))
+
+
+def test_relative_and_home_paths_are_registered_absolute(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    vocab_in(home / "m" / "encodings")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", "~/m")
+    assert startup.startup_selection() == ("model", str(home / "m" / "encodings"))
+    monkeypatch.chdir(home)
+    monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", "m")
+    startup.run()
+    assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(home / "m" / "encodings")
 
 
 def test_leaves_an_operator_value_and_honours_the_opt_out(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,6 +121,14 @@ def test_leaves_an_operator_value_and_honours_the_opt_out(site: Path, monkeypatc
     monkeypatch.setenv("HARMONY_VOCAB_AUTOREGISTER", "off")
     importlib.reload(startup).run()
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+    assert not any(isinstance(f, startup.TiktokenFinder) for f in sys.meta_path)
+
+
+def test_an_empty_value_is_replaced(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """openai-harmony fails on TIKTOKEN_ENCODINGS_BASE="" (it reads "/o200k_base.tiktoken")."""
+    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", "")
+    startup.run()
+    assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(site)
 
 
 def test_redoes_a_value_inherited_from_a_parent_registration(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,6 +140,20 @@ def test_redoes_a_value_inherited_from_a_parent_registration(site: Path, tmp_pat
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(model)
 
 
+def test_openai_harmonys_own_cache_is_left_to_it(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No verified copy in the tiers before it: openai-harmony reads its own cache itself."""
+    (site / FILE).unlink()
+    cache = tmp_path / "rs-cache"
+    cache.mkdir()
+    shutil.copy(SHARED_VOCAB / FILE, cache / PIN["cache_key"])
+    monkeypatch.setenv("TIKTOKEN_RS_CACHE_DIR", str(cache))
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "ours"))
+    startup.run()
+    assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+    vocab_in(tmp_path / "ours")  # our cache comes before it, and has the canonical name
+    assert startup.startup_selection() == ("cache", str(tmp_path / "ours"))
+
+
 def test_runs_once_per_process_and_never_raises(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     startup.run()
     monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", "/changed")
@@ -78,7 +161,7 @@ def test_runs_once_per_process_and_never_raises(site: Path, monkeypatch: pytest.
     startup.run()  # site read the .pth twice: nothing more happens
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == "/changed"
     module = importlib.reload(startup)
-    monkeypatch.setattr(module, "startup_directory", lambda *a: 1 / 0)
+    monkeypatch.setattr(module, "startup_selection", lambda *a: 1 / 0)
     monkeypatch.delenv("TIKTOKEN_ENCODINGS_BASE")
     module.run()  # a broken state is left for resolve() to report
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ

@@ -8,8 +8,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: this module runs at
 
 __version__ = "0.1.0"
 
-VOCABS: "tuple[str, ...]" = ("o200k_base", "cl100k_base")
-"""The known vocab names (tests/test_pins.py checks this against vocab_manifest.toml)."""
+from _harmony_vocab_startup import VOCABS as VOCABS  # generated from vocab_manifest.toml
 
 _EXPORTS: "dict[str, str]" = {
     "bundled_dir": "bundled",

@@ -42,12 +42,11 @@ def check(tier: Optional[str], name: str, path: "os.PathLike[str] | str", *, abs
 def identify(path: str) -> Optional[str]:
     """The vocab a file is meant to be, from its name: ``<name>.tiktoken`` or the sha1 of the
     canonical URL (the name in tiktoken's and openai-harmony's caches)."""
-    from .locations import url_cache_name
     from .pins import PINS
 
     base = os.path.basename(path)
     for pin in PINS.values():
-        if base in (pin.file, pin.name, url_cache_name(pin.canonical_url)):
+        if base in (pin.file, pin.name, pin.cache_key):
             return pin.name
     return None
 
@@ -83,18 +82,18 @@ def check_tokenizer_json(tier: Optional[str], path: Path, names: Sequence[str]) 
 
 
 def check_dir(tier: Optional[str], directory: Path, names: Sequence[str], *, model: bool) -> List[Check]:
-    """Every vocab file in `directory` (and, for a model directory, its encodings/, tokenizer/,
-    original/); a directory holding none fails."""
-    from .locations import url_cache_name
-    from .modeldir import SUBDIRS
+    """Every vocab file in `directory` given on the command line (and, for a model directory,
+    its encodings/, tokenizer/, original/), under its own name or the name caches give it; a
+    directory holding none fails."""
+    from .locations import MODEL_SUBDIRS
     from .pins import get_pin
 
-    dirs = [directory / sub if sub else directory for sub in (SUBDIRS if model else ("",))]
+    dirs = [directory / sub if sub else directory for sub in (MODEL_SUBDIRS if model else ("",))]
     checks = []
     for d in dirs:
         for name in names:
             pin = get_pin(name)
-            for file in (pin.file, url_cache_name(pin.canonical_url)):
+            for file in (pin.file, pin.cache_key):
                 if os.path.lexists(d / file):
                     checks.append(check(tier, name, d / file))
     if checks:
@@ -135,37 +134,29 @@ def check_given(path_text: str, names: Sequence[str], explicit_name: Optional[st
 
 
 def tier_checks(names: Sequence[str]) -> List[Check]:
-    """Check every tier that is set: the bundled files, HARMONY_VOCAB_<NAME> and
-    TIKTOKEN_ENCODINGS_BASE (unless our registration set it), the model directory, the caches."""
-    from . import locations as loc
+    """Check every place of the lookup order that is set, for each vocab in `names`: the same
+    places, in the same order, as `resolve` looks at (``_harmony_vocab_startup.places``).
+
+    A place that is set but fails is "failed" where resolve would warn or raise (explicit,
+    environment, model) and where it is the package's own copy; a cache that is empty is
+    "absent"."""
+    from _harmony_vocab_startup import QUIET, places
+
     from .bundled import bundled_dir
-    from .modeldir import search_roots
     from .pins import get_pin
-    from .resolution import registered_by_us
 
     checks: List[Check] = []
     for name in names:
-        checks.append(check("package", name, bundled_dir() / get_pin(name).file))
-    for name in names:
-        value = os.environ.get(loc.file_env_var(name))
-        if value:
-            checks.append(check("environment", name, value))
-    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
-    if base and registered_by_us() is None:
-        checks.extend(check_dir("environment", Path(base), names, model=False))
-    model_dir = os.environ.get(loc.ENV_MODEL_DIR)
-    if model_dir:
-        roots, how = search_roots(model_dir)
-        if not roots:
-            checks.append(Check("model", None, model_dir, "failed", how))
-        for root in roots:
-            checks.extend(check_dir("model", root, names, model=True))
-    for name in names:
-        pin = get_pin(name)
-        url_name = loc.url_cache_name(pin.canonical_url)
-        checks.append(check("cache", name, loc.cache_dir() / pin.file, absent_ok=True))
-        checks.append(check("cache", name, loc.harmony_cache_dir() / url_name, absent_ok=True))
-        tiktoken_dir = loc.tiktoken_cache_dir()
-        if tiktoken_dir is not None:
-            checks.append(check("cache", name, tiktoken_dir / url_name, absent_ok=True))
+        for place in places(name, os.environ, package_dir=str(bundled_dir()), pin=get_pin(name).as_dict()):
+            if place.kind == "download":
+                continue
+            if place.path is None:
+                if place.on_failure != QUIET:
+                    checks.append(Check(place.tier, name, place.label, "failed", place.outcome))
+                continue
+            if place.kind == "tokenizer.json":
+                checks.append(check_tokenizer_json(place.tier, Path(place.path), [name]))
+                continue
+            required = place.on_failure != QUIET or place.tier == "package"
+            checks.append(check(place.tier, name, place.path, absent_ok=not required))
     return checks

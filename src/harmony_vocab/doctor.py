@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from .checks import check
 
 PROG = "harmony-vocab"
+
+OK_STATUSES = ("offline", "not installed", "not used")
+"""What an unmodified openai-harmony or tiktoken may be predicted to do in a healthy setup."""
 
 
 def _version_of(distribution: str) -> Optional[str]:
@@ -21,16 +24,57 @@ def _version_of(distribution: str) -> Optional[str]:
         return None
 
 
-def _unmodified_status(directory: Optional[Path], file: str, name: str, variable: str) -> Dict[str, Any]:
-    """Whether an unmodified openai-harmony / tiktoken would find vocab `name` offline."""
+def _status(status: str, path: "Optional[str | os.PathLike[str]]", detail: str) -> Dict[str, Any]:
+    return {"status": status, "path": None if path is None else os.fspath(path), "detail": detail}
+
+
+def _cached(name: str, directory: Optional[Path], who: str) -> Dict[str, Any]:
+    """What a download cache of `who` holds for vocab `name`: offline when verified."""
+    from .pins import get_pin
+
     if directory is None:
-        return {"status": "network", "path": None, "detail": f"{variable} disabled: would download"}
-    found = check(None, name, directory / file, absent_ok=True)
+        return _status("network", None, f"{who}'s cache is disabled: would download")
+    found = check(None, name, directory / get_pin(name).cache_key, absent_ok=True)
     if found.status == "ok":
-        return {"status": "offline", "path": found.path, "detail": f"verified file via {variable}"}
+        return _status("offline", found.path, f"verified copy in {who}'s cache")
     if found.status == "absent":
-        return {"status": "network", "path": found.path, "detail": f"not in {variable}: would download"}
-    return {"status": "broken", "path": found.path, "detail": found.detail}
+        return _status("network", found.path, f"not in {who}'s cache: would download")
+    return _status("network", found.path, f"{who}'s cached copy fails its pin ({found.detail}): would download")
+
+
+def predict_openai_harmony(name: str) -> Dict[str, Any]:
+    """What an unmodified openai-harmony, started with this environment, does for vocab `name`:
+    it reads ``TIKTOKEN_ENCODINGS_BASE`` alone when that is set (even empty), else its cache,
+    else downloads."""
+    from . import locations as loc
+    from .pins import get_pin
+
+    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
+    if base is None:
+        return _cached(name, loc.harmony_cache_dir(), "openai-harmony")
+    if not base:
+        return _status("broken", None, f"{loc.TIKTOKEN_ENCODINGS_BASE} is set but empty: openai-harmony "
+                                       f"fails; unset it or point it at a vocab directory")
+    found = check(None, name, Path(base) / get_pin(name).file, absent_ok=True)
+    if found.status == "ok":
+        return _status("offline", found.path, f"verified file via {loc.TIKTOKEN_ENCODINGS_BASE}")
+    detail = "missing" if found.status == "absent" else found.detail
+    return _status("broken", found.path, f"{detail}: openai-harmony reads only {loc.TIKTOKEN_ENCODINGS_BASE} "
+                                         f"and fails; fix or unset it")
+
+
+def predict_tiktoken(name: str, hook_active: bool, resolved: Optional[Tuple[str, str]]) -> Dict[str, Any]:
+    """What an unmodified ``tiktoken.get_encoding`` does for vocab `name`: served by our start-up
+    hook (when active and the lookup order has a verified copy), else by its cache, else a
+    download."""
+    from . import locations as loc
+
+    if hook_active and resolved is not None:
+        return _status("offline", resolved[1], f"served by harmony-vocab's start-up hook ({resolved[0]} tier)")
+    cached = _cached(name, loc.tiktoken_cache_dir(), "tiktoken")
+    if not hook_active and cached["status"] != "offline":
+        cached["detail"] += " (harmony-vocab's start-up hook is not active)"
+    return cached
 
 
 def doctor_report(pth_ran: bool) -> Dict[str, Any]:
@@ -46,21 +90,24 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
 
-    from _harmony_vocab_startup import registration_enabled, startup_directory
+    from _harmony_vocab_startup import TiktokenFinder, registration_enabled, startup_selection
+
+    from .harmony import HARMONY_ENCODING_VOCABS
 
     package_dir = Path(harmony_vocab.__file__).resolve().parent
     pth = package_dir.parent / "harmony_vocab.pth"
     autoregister = os.environ.get(loc.ENV_AUTOREGISTER)
     registered = registered_by_us()
-    selection = startup_directory(os.environ)
+    selection = startup_selection(os.environ, str(bundled_dir()))
+    hook_active = any(isinstance(f, TiktokenFinder) for f in sys.meta_path)
     try:
         allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False) and not loc.env_flag(loc.ENV_OFFLINE, False)
     except VocabError:
         allowed = None
     base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
+    packages = {d: _version_of(d) for d in ("openai-harmony", "tiktoken", "requests")}
     vocabs: Dict[str, Any] = {}
     for name in VOCABS:
-        pin = get_pin(name)
         entry: Dict[str, Any] = {"ok": False, "tier": None, "path": None, "network_needed": True,
                                  "error": None, "warnings": []}
         with warnings.catch_warnings(record=True) as caught:
@@ -75,19 +122,30 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
             else:
                 entry.update(ok=True, tier=found.tier, path=os.path.abspath(found.path), network_needed=False)
         entry["warnings"] = [str(w.message) for w in caught]
-        url_name = loc.url_cache_name(pin.canonical_url)
-        if base:
-            entry["openai_harmony"] = _unmodified_status(Path(base), pin.file, name, loc.TIKTOKEN_ENCODINGS_BASE)
+        if not packages["openai-harmony"]:
+            entry["openai_harmony"] = _status("not installed", None, "not installed")
+        elif name not in HARMONY_ENCODING_VOCABS.values():
+            entry["openai_harmony"] = _status("not used", None, "no encoding of openai-harmony's API uses it")
         else:
-            entry["openai_harmony"] = _unmodified_status(loc.harmony_cache_dir(), url_name, name,
-                                                         "openai-harmony's cache")
-        entry["tiktoken"] = _unmodified_status(loc.tiktoken_cache_dir(), url_name, name, "tiktoken's cache")
+            entry["openai_harmony"] = predict_openai_harmony(name)
+        if not packages["tiktoken"]:
+            entry["tiktoken"] = _status("not installed", None, "not installed")
+        else:
+            resolved = (entry["tier"], entry["path"]) if entry["ok"] else None
+            entry["tiktoken"] = predict_tiktoken(name, hook_active, resolved)
         vocabs[name] = entry
+    ok = all(v["ok"] and v["openai_harmony"]["status"] in OK_STATUSES and v["tiktoken"]["status"] in OK_STATUSES
+             for v in vocabs.values())
+    try:
+        cache: Optional[str] = str(loc.cache_dir())
+    except VocabError:
+        cache = None
     return {
+        "ok": ok,
         "harmony_vocab": {"version": harmony_vocab.__version__, "location": str(package_dir),
                           "bundled_dir": str(bundled_dir())},
         "python": {"version": platform.python_version(), "executable": sys.executable},
-        "packages": {d: _version_of(d) for d in ("openai-harmony", "tiktoken", "requests")},
+        "packages": packages,
         "registration": {
             "pth_installed": pth.is_file(),
             "pth_path": str(pth) if pth.is_file() else None,
@@ -98,9 +156,10 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
             "set_by_registration": registered is not None,
             "registered_tier": registered[0] if registered else None,
             "startup_selection": {"tier": selection[0], "directory": selection[1]} if selection else None,
+            "tiktoken_hook_active": hook_active,
         },
         "download": {"allowed": allowed, "base_url": redact_url(os.environ.get(loc.ENV_BASE_URL) or "") or None,
-                     "cache_dir": str(loc.cache_dir())},
+                     "cache_dir": cache},
         "vocabs": vocabs,
     }
 
@@ -125,18 +184,25 @@ def format_doctor(report: Dict[str, Any]) -> str:
         lines.append("TIKTOKEN_ENCODINGS_BASE is not set: openai-harmony uses its cache or downloads")
     allowed = {True: "allowed", False: "not allowed (offline)",
                None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD or HARMONY_VOCAB_OFFLINE"}[dl["allowed"]]
-    lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir']}")
+    lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir'] or '(no home directory)'}")
+    lines.append(f"tiktoken start-up hook: {'active' if reg['tiktoken_hook_active'] else 'not active'}")
     lines.append("vocabs:")
     for name, v in report["vocabs"].items():
         if v["ok"]:
-            lines.append(f"  {name:<12} {v['tier']:<11} {v['path']} (no network needed)")
+            lines.append(f"  {name:<12} {v['tier']:<11} {v['path']}")
         else:
-            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; network needed: {PROG} fetch --name {name}")
+            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; to fetch it (network): {PROG} fetch --name {name}")
         for warning in v["warnings"]:
             lines.append(f"  {'':<12} warning: {warning}")
-        unmodified = []
         for key, dist in (("openai_harmony", "openai-harmony"), ("tiktoken", "tiktoken")):
-            installed = "" if pk.get(dist) else " (not installed)"
-            unmodified.append(f"{dist}{installed}: {v[key]['status']} ({v[key]['detail']})")
-        lines.append(f"  {'':<12} unmodified " + "; ".join(unmodified))
+            status = v[key]
+            if status["status"] == "not installed":
+                text = "not installed"
+            elif status["status"] == "not used":
+                text = status["detail"]
+            else:
+                text = f"{status['status']}: {status['detail']}"
+            lines.append(f"  {'':<12} unmodified {dist}: {text}")
+    lines.append("ok: every installed tool loads every vocab offline" if report["ok"] else
+                 f"NOT OK: see the lines above ('{PROG} resolve NAME' shows every place looked at)")
     return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Tuple
 
-from ._pins import PINS as _RAW_PINS
+from _harmony_vocab_startup import PINS as _RAW_PINS
+
 from .errors import UnknownVocabError
 
 
@@ -20,6 +21,20 @@ class Pin:
     ranks: int
     urls: Tuple[str, ...]
     byte_level_sha256: Optional[str] = None
+    sample: str = ""
+    """Bytes sampled at fixed offsets, hex: what the start-up registration compares."""
+    cache_key: str = ""
+    """The name openai-harmony and tiktoken give the file in their caches: sha1 of the URL."""
+
+    def __post_init__(self) -> None:
+        if not self.cache_key:
+            object.__setattr__(self, "cache_key", url_cache_name(self.urls[0]))
+
+    def as_dict(self) -> Dict[str, object]:
+        """The pin as the start-up module's ``PINS`` entries are: field name -> value."""
+        from dataclasses import asdict
+
+        return asdict(self)
 
     @property
     def canonical_url(self) -> str:
@@ -38,6 +53,8 @@ def pins_from_mapping(raw: Mapping[str, Mapping[str, object]]) -> Dict[str, Pin]
             ranks=int(str(entry["ranks"])),
             urls=tuple(str(url) for url in entry["urls"]),  # type: ignore[attr-defined]
             byte_level_sha256=str(entry["byte_level_sha256"]) if "byte_level_sha256" in entry else None,
+            sample=str(entry.get("sample", "")),
+            cache_key=str(entry.get("cache_key", "")),
         )
         for name, entry in raw.items()
     }
@@ -45,6 +62,13 @@ def pins_from_mapping(raw: Mapping[str, Mapping[str, object]]) -> Dict[str, Pin]
 
 PINS: Dict[str, Pin] = pins_from_mapping(_RAW_PINS)
 VOCABS: Tuple[str, ...] = tuple(PINS)
+
+
+def url_cache_name(url: str) -> str:
+    """The file name openai-harmony and tiktoken give a download: the sha1 of its URL."""
+    import hashlib
+
+    return hashlib.sha1(url.encode()).hexdigest()
 
 
 def get_pin(name: object) -> Pin:

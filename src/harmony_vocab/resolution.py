@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
+from _harmony_vocab_startup import STRICT, TIERS, WARN, Place, places
+from _harmony_vocab_startup import registered_by_us as _registered_by_us
+
 from . import locations as loc
 from .bundled import bundled_dir
 from .errors import (
@@ -20,12 +23,11 @@ from .errors import (
     VocabNotFoundError,
 )
 from .integrity import check_file, describe_failure
-from .modeldir import candidate_dirs, search_roots
 from .pins import Pin, get_pin
 
 PathArg = Union[str, "os.PathLike[str]", None]
 
-TIERS = ("explicit", "environment", "model", "package", "cache", "download")
+__all__ = ["TIERS", "Resolution", "VocabWarning", "resolve", "registered_by_us"]
 
 
 class VocabWarning(RuntimeWarning):
@@ -96,96 +98,37 @@ def resolve(
     ``HARMONY_VOCAB_MODEL_DIR`` (model directory or Hugging Face repo id, ``tokenizer.json``
     rebuilt if needed); the files bundled in the package; our cache, openai-harmony's and
     tiktoken's caches; a download only when `download` is true (default:
-    ``HARMONY_VOCAB_ALLOW_DOWNLOAD``). Every candidate is checked against the pin.
+    ``HARMONY_VOCAB_ALLOW_DOWNLOAD``). Every candidate is checked against the pin. An empty
+    value, as a parameter or a variable, counts as not given.
 
     Raises `UnknownVocabError`, `VocabIntegrityError` (an explicit file that fails its pin) or
     `VocabNotFoundError` (nothing matched; `.attempts` lists every place tried, in order).
     """
     pin = get_pin(name)
-    run = _Lookup(pin)
-    found = (
-        _explicit(run, vocab_path, vocab_dir)
-        or _environment(run)
-        or _model(run, model_dir)
-        or run.try_file("package", bundled_dir() / pin.file)
-        or _cache(run)
-        or _download(run, download)
-    )
-    if found is None:
-        raise VocabNotFoundError(pin.name, run.attempts, _advice(pin))
-    return found
-
-
-def _explicit(run: _Lookup, vocab_path: PathArg, vocab_dir: PathArg) -> Optional[Resolution]:
-    if vocab_path is not None and vocab_dir is not None:
+    if vocab_path and vocab_dir:
         raise VocabError("give vocab_path or vocab_dir, not both")
-    if vocab_path is not None:
-        return run.try_file("explicit", Path(vocab_path), strict=True, place=f"vocab_path={os.fspath(vocab_path)}")
-    if vocab_dir is not None:
-        path = Path(vocab_dir) / run.pin.file
-        return run.try_file("explicit", path, strict=True, place=f"vocab_dir: {path}")
-    run.note("explicit", "vocab_path / vocab_dir", "not given")
-    return None
-
-
-def _environment(run: _Lookup) -> Optional[Resolution]:
-    var = loc.file_env_var(run.pin.name)
-    value = os.environ.get(var)
-    if value:
-        found = run.try_file("environment", Path(value), warn=True, place=f"{var}={value}")
-        if found:
+    run = _Lookup(pin)
+    for place in places(pin.name, os.environ, vocab_path=vocab_path, vocab_dir=vocab_dir,
+                        model_dir=model_dir, package_dir=str(bundled_dir()), pin=pin.as_dict()):
+        found = _try(run, place, download)
+        if found is not None:
             return found
-    else:
-        run.note("environment", var, "not set")
-    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
-    registered = registered_by_us()
-    if not base:
-        run.note("environment", loc.TIKTOKEN_ENCODINGS_BASE, "not set")
-    elif registered and registered[1] == base:
-        run.note("environment", f"{loc.TIKTOKEN_ENCODINGS_BASE}={base}",
-                 f"set by harmony-vocab's registration ({registered[0]} tier): looked at there")
-    else:
-        path = Path(base) / run.pin.file
-        return run.try_file("environment", path, warn=True,
-                            place=f"{loc.TIKTOKEN_ENCODINGS_BASE}: {path}")
-    return None
+    raise VocabNotFoundError(pin.name, run.attempts, _advice(pin))
 
 
-def _model(run: _Lookup, model_dir: PathArg) -> Optional[Resolution]:
-    source = "model_dir" if model_dir is not None else loc.ENV_MODEL_DIR
-    if model_dir is None:
-        model_dir = os.environ.get(loc.ENV_MODEL_DIR) or None
-    if model_dir is None:
-        run.note("model", "model_dir / HARMONY_VOCAB_MODEL_DIR", "not set")
+def _try(run: _Lookup, place: Place, download: Optional[bool]) -> Optional[Resolution]:
+    """Check one place of the lookup order, as its kind and `on_failure` say."""
+    if place.kind == "download":
+        return _download(run, download)
+    if place.path is None:
+        run.note(place.tier, place.label, place.outcome)
+        if place.on_failure == WARN:
+            warnings.warn(f"harmony-vocab: {place.label}: {place.outcome}", VocabWarning, stacklevel=4)
         return None
-    roots, how = search_roots(model_dir)
-    if not roots:
-        run.note("model", f"{source}={os.fspath(model_dir)}", how)
-        warnings.warn(f"harmony-vocab: {source}={os.fspath(model_dir)}: {how}", VocabWarning, stacklevel=3)
-        return None
-    dirs = candidate_dirs(roots)
-    vocab_files = [d / run.pin.file for d in dirs if os.path.lexists(d / run.pin.file)]
-    for directory in dirs:
-        path = directory / run.pin.file
-        if path in vocab_files:
-            found = run.try_file("model", path, warn=True)  # a failure is warned about
-            if found:
-                return found
-        else:
-            run.note("model", str(path), "missing")
-    tokenizers = [d / "tokenizer.json" for d in dirs if (d / "tokenizer.json").is_file()]
-    for tokenizer in tokenizers:
-        found = _from_tokenizer_json(run, tokenizer)  # a rejection is warned about
-        if found:
-            return found
-    if tokenizers:
-        return None
-    run.note("model", f"{os.fspath(model_dir)}/**/tokenizer.json", "none found")
-    if vocab_files:
-        return None
-    warnings.warn(f"harmony-vocab: {source}={os.fspath(model_dir)} holds neither {run.pin.file} nor a "
-                  f"tokenizer.json (looked in ./, encodings/, tokenizer/, original/)", VocabWarning, stacklevel=3)
-    return None
+    if place.kind == "tokenizer.json":
+        return _from_tokenizer_json(run, Path(place.path))
+    return run.try_file(place.tier, Path(place.path), strict=place.on_failure == STRICT,
+                        warn=place.on_failure == WARN, place=place.label)
 
 
 def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
@@ -194,9 +137,16 @@ def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
     from .storage import process_temp_dir, write_atomic
     from .tokenizer_json import TokenizerJsonError, rebuild
 
-    st = tokenizer.stat()
+    try:
+        st = tokenizer.stat()
+    except OSError as exc:
+        run.note("model", str(tokenizer), describe_failure(exc))
+        return None
     key = hashlib.sha256(f"{tokenizer.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:24]
-    kept = loc.cache_dir() / "from-tokenizer-json" / key / run.pin.file
+    try:
+        kept = loc.cache_dir() / "from-tokenizer-json" / key / run.pin.file
+    except VocabError:  # no home directory: keep it for this process only
+        kept = process_temp_dir() / key / run.pin.file
     place = f"{tokenizer} (rebuilt copy {kept})"
     if kept.is_file():
         found = run.try_file("model", kept, place=place)
@@ -228,26 +178,6 @@ def _verified_reference(pin: Pin) -> Optional[Path]:
     return path
 
 
-def _cache(run: _Lookup) -> Optional[Resolution]:
-    pin = run.pin
-    ours = loc.cache_dir() / pin.file
-    url_name = loc.url_cache_name(pin.canonical_url)
-    candidates = [
-        ("cache", ours, f"{ours}"),
-        ("cache", loc.harmony_cache_dir() / url_name, None),
-    ]
-    tiktoken_dir = loc.tiktoken_cache_dir()
-    if tiktoken_dir is not None:
-        candidates.append(("cache", tiktoken_dir / url_name, None))
-    else:
-        run.note("cache", "tiktoken cache", "disabled (TIKTOKEN_CACHE_DIR is empty)")
-    for tier, path, place in candidates:
-        found = run.try_file(tier, path, place=place)
-        if found:
-            return found
-    return None
-
-
 def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
     from .fetch import download_urls, offline_attempt
 
@@ -267,7 +197,12 @@ def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
     from .fetch import download as fetch
 
     try:
-        path = fetch(run.pin, loc.cache_dir(), urls)
+        dest = loc.cache_dir()
+    except VocabError as exc:
+        run.note("download", ", ".join(urls), str(exc))
+        return None
+    try:
+        path = fetch(run.pin, dest, urls)
     except MissingExtraError as exc:
         run.note("download", ", ".join(urls), str(exc))
         return None
@@ -275,7 +210,7 @@ def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
         run.attempts.extend(exc.attempts)
         return None
     except OSError as exc:
-        run.note("download", str(loc.cache_dir()), f"cannot write the cache: {describe_failure(exc)}")
+        run.note("download", str(dest), f"cannot write the cache: {describe_failure(exc)}")
         return None
     run.attempts.append(Attempt("download", urls[0], f"downloaded and verified into {path}", ok=True))
     return Resolution(run.pin.name, path, "download", tuple(run.attempts))
@@ -283,11 +218,7 @@ def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:
 
 def registered_by_us() -> Optional[Tuple[str, str]]:
     """``(tier, directory)`` if TIKTOKEN_ENCODINGS_BASE was set by harmony-vocab's registration."""
-    marker = os.environ.get(loc.ENV_REGISTERED, "")
-    tier, sep, directory = marker.partition(":")
-    if sep and os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE) == directory:
-        return tier, directory
-    return None
+    return _registered_by_us(os.environ)
 
 
 def _explicit_advice(pin: Pin) -> str:
