@@ -123,7 +123,7 @@ def _try(run: _Lookup, place: Place, download: Optional[bool]) -> Optional[Resol
     if place.path is None:
         run.note(place.tier, place.label, place.outcome)
         if place.on_failure == WARN:
-            warnings.warn(f"harmony-vocab: {place.label}: {place.outcome}", VocabWarning, stacklevel=4)
+            warnings.warn(f"harmony-vocab: {place.label}: {place.outcome}", VocabWarning, stacklevel=3)
         return None
     if place.kind == "tokenizer.json":
         return _from_tokenizer_json(run, Path(place.path))
