@@ -266,15 +266,10 @@ def recompress(archive: Path, level: int = 9) -> None:
     timestamps, attributes and contents stay the same, so RECORD still holds and the result is as
     reproducible as the input. Hatchling deflates at zlib's default level 6, which leaves ~3 KB of
     the vocab files' compressible bytes in every wheel."""
-    part = archive.with_name(archive.name + ".part")
-    try:
-        with zipfile.ZipFile(archive) as src, zipfile.ZipFile(part, "w") as dst:
+    with zipfile.ZipFile(archive) as src, _package().storage.atomic_file(archive) as out:
+        with zipfile.ZipFile(out, "w") as dst:
             for info in src.infolist():
                 dst.writestr(info, src.read(info), compress_type=info.compress_type, compresslevel=level)
-        os.replace(part, archive)
-    finally:
-        if part.exists():
-            part.unlink()
 
 
 class VocabBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type,type-arg,unused-ignore]

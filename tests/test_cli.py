@@ -832,6 +832,31 @@ def test_wheel_fetch_from_a_local_mirror(full_venv: Path, tmp_path: Path, httpse
 
 
 @pytest.mark.integration
+def test_wheel_fetch_deadline_credentials_and_bad_settings(
+    full_venv: Path, tmp_path: Path, raw_server: Callable[[Handler], RawServer]
+) -> None:
+    """The installed command: a mirror with credentials that trickles the right bytes is cut off at
+    the deadline, shown without its password, nothing left in the cache; bad settings get one line."""
+    data = (site_data(full_venv) / "o200k_base.tiktoken").read_bytes()
+    slow = raw_server(trickle(data, head=1 << 16, step=64, pause=0.05))
+    cache = tmp_path / "hv-cache"
+    env = dict(HARMONY_VOCAB_BASE_URL=f"http://ops:s3cret@127.0.0.1:{slow.port}/m/", HARMONY_VOCAB_CACHE_DIR=str(cache))
+    proc = hvw(full_venv, tmp_path, "fetch", "--name", "o200k_base", code=1, HARMONY_VOCAB_DOWNLOAD_DEADLINE="1", **env)
+    assert f"[download] http://***@127.0.0.1:{slow.port}/m/o200k_base.tiktoken: stopped after " in proc.stderr
+    assert "the download deadline of 1s (HARMONY_VOCAB_DOWNLOAD_DEADLINE) had passed" in proc.stderr
+    assert "s3cret" not in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    assert not cache.exists() or os.listdir(cache) == []
+    assert "s3cret" not in hvw(full_venv, tmp_path, "doctor", "--json", **env).stdout
+
+    proc = hvw(full_venv, tmp_path, "fetch", code=1, HARMONY_VOCAB_DOWNLOAD_DEADLINE="soon", **env)
+    assert proc.stderr.startswith("harmony-vocab: error: HARMONY_VOCAB_DOWNLOAD_DEADLINE='soon' is not a number of seconds")
+    assert proc.stderr.count("\n") == 1
+    proc = hvw(full_venv, tmp_path, "fetch", code=1, HARMONY_VOCAB_BASE_URL="/srv/vocab")
+    assert proc.stderr.count("\n") == 1 and "set HARMONY_VOCAB_O200K_BASE to the file" in proc.stderr
+    assert "HARMONY_VOCAB_SOURCE_DIR" not in proc.stderr
+
+
+@pytest.mark.integration
 def test_wheel_fetch_without_requests_names_the_extra(wheel_venv: Path, tmp_path: Path) -> None:
     proc = hvw(wheel_venv, tmp_path, "fetch", "--name", "o200k_base", code=1,
                HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "c"), HARMONY_VOCAB_BASE_URL="http://127.0.0.1:9/")

@@ -14,11 +14,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import stat
 import tempfile
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +31,8 @@ _PART = re.compile(r"^\..+?(?:\.(?P<host>[A-Za-z0-9-]{1,32})\.(?P<pid>\d+))?\.[a
 
 
 def _host() -> str:
+    import socket  # imported when a file is written, not with the package
+
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
 
 
@@ -83,6 +82,9 @@ def _removed_on_sigterm() -> Iterator[None]:
     Only in the main thread (the only one that may set handlers) and only where SIGTERM has its
     default action: a handler of the application's own, or an ignored SIGTERM, is left alone.
     """
+    import signal
+    import threading
+
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
         yield
