@@ -408,6 +408,18 @@ def test_env_fish_dockerfile_json(capsys: pytest.CaptureFixture, synthetic: Synt
     }
 
 
+def test_env_with_a_relative_dir_prints_absolute_paths(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle(synthetic, tmp_path / "vocab")
+    monkeypatch.chdir(tmp_path)
+    r = hv(capsys, "env", "--dir", "vocab", "--json")
+    assert r.code == 0, r.err
+    report = r.json()
+    assert report["directory"] == report["variables"]["TIKTOKEN_ENCODINGS_BASE"] == str(tmp_path / "vocab")
+    assert report["vocabs"] == {n: str(tmp_path / "vocab" / p.file) for n, (p, _) in synthetic.items()}
+
+
 def test_env_refuses_a_directory_that_would_not_work(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
     r = hv(capsys, "env", "--dir", str(tmp_path / "nowhere"))
     assert r.code == 1 and r.out == "" and "not a directory" in r.err and "export" in r.err
