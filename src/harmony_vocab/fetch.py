@@ -151,7 +151,8 @@ def download(
         for url in urls:
             for attempt in range(1, tries + 1):
                 if time.monotonic() >= ends:
-                    attempts.append(Attempt("download", url, f"not tried: {_deadline_passed(deadline)}"))
+                    again = " again" if attempt > 1 else ""
+                    attempts.append(Attempt("download", url, f"not tried{again}: {_deadline_passed(deadline)}"))
                     break
                 try:
                     path = _download_once(session, url, pin, dest, (connect_timeout, read_timeout),
