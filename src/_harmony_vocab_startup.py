@@ -240,12 +240,23 @@ def model_roots(model_dir: str, environ: "Environ") -> "tuple[list[str], str]":
     except OSError:
         return [], "not a directory, nor a repo id in the Hugging Face cache (%s missing)" % repo
     try:
-        with open(os.path.join(repo, "refs", "main")) as f:
-            main = f.read(100).strip()
+        main = _read_small(os.path.join(repo, "refs", "main"), 100).decode("ascii").strip()
     except (OSError, ValueError):
         main = ""
     ordered = ([main] if main in revisions else []) + [r for r in revisions if r != main]
     return [os.path.join(snapshots, r) for r in ordered], "Hugging Face cache " + repo
+
+
+def _read_small(path: str, limit: int) -> bytes:
+    """The first `limit` bytes of the regular file `path`: opened without blocking, so a FIFO or
+    device is refused (OSError), never waited on."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:
+            raise OSError(22, "not a regular file", path)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
 
 
 def _repo_part(text: str) -> bool:

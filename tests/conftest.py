@@ -16,6 +16,7 @@ import pytest
 import harmony_vocab.bundled
 import harmony_vocab.fetch
 import harmony_vocab.integrity
+import harmony_vocab.tokenizer_json
 import harmony_vocab.pins
 from harmony_vocab.pins import Pin
 from lookup import VOCAB_BYTES, World
@@ -49,6 +50,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setattr(tempfile, "tempdir", str(home / "tmp"))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf-hub"))
     monkeypatch.setattr(harmony_vocab.integrity, "_verified", set())
+    monkeypatch.setattr(harmony_vocab.tokenizer_json, "_rejected", {})
     # requests honours *_proxy variables: local test servers must be reached directly (a proxy
     # stays in place for what needs it, pip reaching the package index).
     for key in ("NO_PROXY", "no_proxy"):

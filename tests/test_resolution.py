@@ -419,9 +419,9 @@ def hash_calls(monkeypatch: pytest.MonkeyPatch) -> List[str]:
     calls: List[str] = []
     real = harmony_vocab.integrity.sha256_of
 
-    def spy(path: Any) -> str:
+    def spy(path: Any, *args: Any) -> str:
         calls.append(os.fspath(getattr(path, "name", path)))  # a path or an open file
-        return real(path)
+        return real(path, *args)
 
     monkeypatch.setattr(harmony_vocab.integrity, "sha256_of", spy)
     return calls

@@ -63,22 +63,19 @@ def identify_by_size(path: str, names: Sequence[str]) -> Optional[str]:
 
 
 def check_tokenizer_json(tier: Optional[str], path: Path, names: Sequence[str]) -> Check:
-    from .bundled import bundled_dir
-    from .errors import VocabError
     from .pins import get_pin
-    from .tokenizer_json import rebuild
+    from .tokenizer_json import rebuilt_copy
 
     reasons = []
     for name in names:
-        pin = get_pin(name)
-        reference = bundled_dir() / pin.file
-        try:
-            rebuild(path, pin, reference=reference if reference.is_file() else None)
-        except (VocabError, OSError, ValueError) as exc:
-            reasons.append(f"{name}: {exc}")
-        else:
+        rebuilt = rebuilt_copy(path, get_pin(name))
+        if rebuilt.path is not None:
             return Check(tier, name, str(path), "ok", f"rebuilds into the pinned {name} vocab")
-    return Check(tier, None, str(path), "failed", "; ".join(reasons) or "no vocab to compare with")
+        reasons.append((name, str(rebuilt.rejection)))
+    if len({reason for _, reason in reasons}) == 1:  # not about one vocab: said once
+        return Check(tier, None, str(path), "failed", reasons[0][1])
+    detail = "; ".join(f"{name}: {reason}" for name, reason in reasons)
+    return Check(tier, None, str(path), "failed", detail or "no vocab to compare with")
 
 
 def check_dir(tier: Optional[str], directory: Path, names: Sequence[str], *, model: bool) -> List[Check]:
@@ -100,7 +97,7 @@ def check_dir(tier: Optional[str], directory: Path, names: Sequence[str], *, mod
         return checks
     if model:
         for d in dirs:
-            if (d / "tokenizer.json").is_file():
+            if os.path.lexists(d / "tokenizer.json"):
                 return [check_tokenizer_json(tier, d / "tokenizer.json", names)]
     if not directory.is_dir():
         return [Check(tier, None, str(directory), "failed", "missing directory")]

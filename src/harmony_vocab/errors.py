@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Tuple
@@ -42,6 +43,29 @@ def format_attempts(attempts: Iterable[Attempt]) -> str:
 
 class VocabError(Exception):
     """Base class of every error harmony-vocab raises on purpose."""
+
+
+class NotRegularFileError(VocabError, OSError):
+    """A path to read that is not a regular file (a FIFO, a device, a socket): refused unread."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.kind = kind
+        super().__init__(errno.EINVAL, f"is {kind}, expected a regular file", path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
+class FileTooLargeError(VocabError, OSError):
+    """A file to read that is larger than what it may be; refused unread."""
+
+    def __init__(self, path: str, size: int, limit: int, what: str) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(errno.EFBIG, f"{size} bytes, more than the {limit} bytes {what} may be", path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
 
 
 class UnknownVocabError(VocabError, ValueError):

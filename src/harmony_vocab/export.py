@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from .errors import VocabError
-from .integrity import check_file, describe_failure
+from .integrity import check_file, describe_failure, read_regular
 from .pins import VOCABS, get_pin
 from .resolution import resolve
 from .storage import copy_atomic, write_atomic
@@ -26,6 +26,8 @@ LAYOUTS = ("flat", "encodings")
 """``flat`` writes into DEST; ``encodings`` into ``DEST/encodings/`` (a model directory's place)."""
 
 SUMS_FILE = "SHA256SUMS"
+SUMS_MAX_BYTES = 1 << 20
+"""A SHA256SUMS larger than this (about 8,000 lines) is not ours to update."""
 
 _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 
@@ -67,7 +69,8 @@ def read_sums(path: Path) -> Dict[str, str]:
     """Parse a ``SHA256SUMS`` file into ``{file name: sha256}``; raise `ValueError` on a line
     that is not ``<64 hex>  <name>``."""
     sums: Dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = read_regular(path, SUMS_MAX_BYTES, "a SHA256SUMS file").decode("utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         match = _SUM_LINE.match(line)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import stat
 import threading
-from typing import BinaryIO, Set, Tuple, Union
+from typing import BinaryIO, Optional, Set, Tuple, Union
 
-from .errors import VocabIntegrityError
+from .errors import FileTooLargeError, NotRegularFileError, VocabIntegrityError
 from .pins import Pin, get_pin
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -22,19 +23,88 @@ _verified: Set[Tuple[str, int, int, int, int, int, str]] = set()
 _lock = threading.Lock()
 
 
-def sha256_of(source: Union[PathLike, BinaryIO, "io.RawIOBase"]) -> str:
-    """The hex sha256 of a file (a path, or a binary file open at its start), in 1 MiB chunks."""
+# Opening never blocks: a FIFO without a writer, or a device, opens at once; fstat then refuses it.
+_READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def open_regular(path: PathLike) -> "io.FileIO":
+    """Open `path` for reading, if it is a regular file (a symlink is followed).
+
+    Every file harmony-vocab reads is opened here. A FIFO, a device or a socket is refused
+    (`NotRegularFileError`) and a directory raises `IsADirectoryError`, without blocking and
+    without reading a byte: the check is made with fstat on the descriptor actually opened, which
+    was opened non-blocking, so a path swapped for a FIFO after an earlier check cannot hang us.
+    """
+    fspath = os.fspath(path)
+    fd = os.open(fspath, _READ_FLAGS)
+    try:
+        require_regular(fspath, os.fstat(fd))
+        f = io.FileIO(fd, "rb", closefd=True)
+        f.name = fspath  # as open() names it
+        return f
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def require_regular(fspath: str, st: os.stat_result) -> None:
+    """Raise unless `st` (of `fspath`) is a regular file: `IsADirectoryError` for a directory,
+    `NotRegularFileError` (naming the kind, and a symlink's target) for anything else."""
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", fspath)
+    kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+    if os.path.islink(fspath):
+        kind += f" (a symlink to {os.path.realpath(fspath)})"
+    raise NotRegularFileError(fspath, kind)
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_regular(path: PathLike, limit: int, what: str) -> bytes:
+    """The bytes of the regular file `path` (see `open_regular`), at most `limit` of them: a larger
+    file, or one that grows past `limit` while read, raises `FileTooLargeError` naming `what`."""
+    fspath = os.fspath(path)
+    with open_regular(fspath) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise FileTooLargeError(fspath, size, limit, what)
+        chunks = []
+        total = 0
+        want = size + 1  # one read in the usual case; then small ones if the file grew
+        while total <= limit:
+            chunk = f.read(min(want, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = _CHUNK
+    if total > limit:
+        raise FileTooLargeError(fspath, total, limit, what)
+    return b"".join(chunks)
+
+
+def sha256_of(source: Union[PathLike, BinaryIO, "io.RawIOBase"], limit: Optional[int] = None) -> str:
+    """The hex sha256 of a file (a path, or a binary file open at its start), in 1 MiB chunks;
+    with `limit`, of its first `limit` bytes at most. A path is opened with `open_regular`."""
     if not hasattr(source, "readinto"):
-        with open(source, "rb", buffering=0) as f:  # type: ignore[arg-type]
-            return sha256_of(f)  # type: ignore[arg-type]
+        with open_regular(source) as f:  # type: ignore[arg-type]
+            return sha256_of(f, limit)
     digest = hashlib.sha256()
     buf = bytearray(_CHUNK)
     view = memoryview(buf)
-    while True:
-        n = source.readinto(buf)
+    left = -1 if limit is None else limit
+    while left:
+        n = source.readinto(view[:left] if 0 < left < _CHUNK else buf)
         if not n:
             break
         digest.update(view[:n])
+        left = -1 if limit is None else left - n
     return digest.hexdigest()
 
 
@@ -42,22 +112,22 @@ def check_file(path: PathLike, pin: Pin) -> None:
     """Raise unless `path` is a regular file whose size and sha256 match `pin`.
 
     Raises `VocabIntegrityError` on a mismatch and `OSError` (`FileNotFoundError`,
-    `IsADirectoryError`, `PermissionError`...) when the file cannot be read. A file verified once
-    is not hashed again in this process while its path, size, mtime, ctime and inode stay the same.
+    `IsADirectoryError`, `NotRegularFileError`, `PermissionError`...) when the file cannot be read;
+    a FIFO or device is refused unopened. A file verified once is not hashed again in this
+    process while its path, size, mtime, ctime and inode stay the same.
     """
     fspath = os.fspath(path)
     st = os.stat(fspath)
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(21, "is a directory, expected a file", fspath)
+    require_regular(fspath, st)
     if _key(fspath, st, pin) in _verified:
         return
     if st.st_size != pin.size:
         raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
-    with open(fspath, "rb", buffering=0) as f:
+    with open_regular(fspath) as f:
         st = os.fstat(f.fileno())  # the file actually hashed, even if the path was just replaced
         if st.st_size != pin.size:
             raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
-        actual = sha256_of(f)
+        actual = sha256_of(f, pin.size + 1)  # a file that grows while hashed cannot match
     if actual != pin.sha256:
         raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, actual)
     with _lock:
@@ -84,6 +154,8 @@ def describe_failure(exc: BaseException) -> str:
         return "missing (dangling symlink)" if _is_dangling(exc) else "missing"
     if isinstance(exc, IsADirectoryError):
         return "is a directory, expected a file"
+    if isinstance(exc, (NotRegularFileError, FileTooLargeError)):
+        return str(exc.strerror)
     if isinstance(exc, PermissionError):
         return "unreadable: permission denied"
     if isinstance(exc, OSError):
@@ -97,14 +169,11 @@ def _is_dangling(exc: FileNotFoundError) -> bool:
 
 def read_verified(path: PathLike, pin: Pin) -> bytes:
     """The bytes of `path`, once they are known to be the pinned vocab: read in one go from a
-    regular file (a FIFO or device is refused without blocking), hashed unless this very file
-    (path, size, mtime, ctime, inode) was verified before in this process."""
+    regular file (see `open_regular`), hashed unless this very file (path, size, mtime, ctime,
+    inode) was verified before in this process."""
     fspath = os.fspath(path)
-    fd = os.open(fspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with open(fd, "rb", buffering=0) as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(22, "not a regular file", fspath)
+    with open_regular(fspath) as f:
+        st = os.fstat(f.fileno())
         if st.st_size != pin.size:
             raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
         data = f.read(pin.size + 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -132,50 +131,19 @@ def _try(run: _Lookup, place: Place, download: Optional[bool]) -> Optional[Resol
 
 
 def _from_tokenizer_json(run: _Lookup, tokenizer: Path) -> Optional[Resolution]:
-    """Rebuild from tokenizer.json once; the verified result is kept in our cache, keyed by the
-    tokenizer.json's path, size and mtime, so later processes only re-verify it."""
-    from .storage import process_temp_dir, write_atomic
-    from .tokenizer_json import TokenizerJsonError, rebuild
+    """The vocab rebuilt from tokenizer.json: kept, and a rejection remembered, by
+    `tokenizer_json.rebuilt_copy`; a rejection is warned about once a process."""
+    from .tokenizer_json import rebuilt_copy
 
-    try:
-        st = tokenizer.stat()
-    except OSError as exc:
-        run.note("model", str(tokenizer), describe_failure(exc))
+    rebuilt = rebuilt_copy(tokenizer, run.pin)
+    for place, outcome in rebuilt.notes:
+        run.note("model", place, outcome)
+    if rebuilt.path is None:
+        run.note("model", rebuilt.place, f"rebuilt vocab rejected: {rebuilt.rejection}")
+        if rebuilt.new:
+            warnings.warn(f"harmony-vocab: {rebuilt.rejection}", VocabWarning, stacklevel=4)
         return None
-    key = hashlib.sha256(f"{tokenizer.resolve()}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:24]
-    try:
-        kept = loc.cache_dir() / "from-tokenizer-json" / key / run.pin.file
-    except VocabError:  # no home directory: keep it for this process only
-        kept = process_temp_dir() / key / run.pin.file
-    place = f"{tokenizer} (rebuilt copy {kept})"
-    if kept.is_file():
-        found = run.try_file("model", kept, place=place)
-        if found:
-            return found
-    try:
-        data = rebuild(tokenizer, run.pin, reference=_verified_reference(run.pin))
-    except (TokenizerJsonError, OSError) as exc:
-        run.note("model", str(tokenizer), f"rebuilt vocab rejected: {exc}")
-        warnings.warn(f"harmony-vocab: {exc}", VocabWarning, stacklevel=4)
-        return None
-    try:
-        write_atomic(kept, data)
-    except OSError as exc:  # a read-only cache: keep it for this process only
-        run.note("model", str(kept), f"cannot keep the rebuilt copy here: {describe_failure(exc)}")
-        kept = process_temp_dir() / run.pin.file
-        write_atomic(kept, data)
-        place = f"{tokenizer} (rebuilt copy {kept}, for this process only)"
-    return run.try_file("model", kept, place=place)
-
-
-def _verified_reference(pin: Pin) -> Optional[Path]:
-    """The bundled copy, if it verifies: only then may a mismatch be quoted against it."""
-    path = bundled_dir() / pin.file
-    try:
-        check_file(path, pin)
-    except (VocabError, OSError):
-        return None
-    return path
+    return run.try_file("model", rebuilt.path, place=rebuilt.place)
 
 
 def _download(run: _Lookup, download: Optional[bool]) -> Optional[Resolution]:

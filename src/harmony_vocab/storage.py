@@ -11,6 +11,7 @@ older version without a pid in its name). Only regular files we own are removed.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,9 +20,15 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional, Union
+from typing import BinaryIO, Iterator, List, Optional, Tuple, Union
+
+from .errors import VocabIntegrityError
+from .integrity import open_regular
+from .pins import Pin
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+_CHUNK = 1 << 20
 
 # A live writer writes at least once per read time-out (30 s); an hour of silence means it is gone.
 STALE_AFTER = 3600.0
@@ -104,34 +111,84 @@ def _removed_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class Stage:
+    """The files of one `atomic_files` block (see there)."""
+
+    def __init__(self) -> None:
+        self.parts: List[str] = []  # every part file made, removed at the end unless renamed
+        self.done: List[Tuple[str, Path]] = []  # (part, target) written in full: renamed at the end
+
+    @contextmanager
+    def file(self, target: PathLike) -> Iterator[BinaryIO]:
+        """Yield a file to write `target`'s bytes to, beside `target`; a block left normally has
+        its bytes flushed and synced, to be renamed onto `target` when the whole group is."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_parts(target.parent)
+        fd, part = tempfile.mkstemp(prefix=f".{target.name}.{_host()}.{os.getpid()}.",
+                                    suffix=".part", dir=target.parent)
+        self.parts.append(part)
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(part, 0o644)
+        self.done.append((part, target))
+
+
+@contextmanager
+def atomic_files() -> Iterator[Stage]:
+    """Write several files all or nothing: each ``stage.file(target)`` block writes one in full
+    beside its target; when the outer block ends normally, each is renamed onto its target in the
+    order written (mode 0644). On any exception (a full disk, a refused hash, Ctrl-C, SIGTERM) no
+    target is touched and every temporary file is removed."""
+    stage = Stage()
+    with _removed_on_sigterm():
+        try:
+            yield stage
+            for part, target in stage.done:
+                os.replace(part, target)
+        finally:
+            for part in stage.parts:
+                if os.path.lexists(part):
+                    os.unlink(part)
+
+
 @contextmanager
 def atomic_file(target: PathLike) -> Iterator[BinaryIO]:
     """Yield a file to write `target`'s bytes to: on a normal exit the bytes are flushed, synced
     and renamed onto `target` (mode 0644); on any exception `target` is untouched and the
     temporary file is removed. Raise inside the block to refuse the bytes (e.g. a hash mismatch)."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_parts(target.parent)
-    part: Optional[str] = None
-    with _removed_on_sigterm():
-        try:
-            fd, part = tempfile.mkstemp(prefix=f".{target.name}.{_host()}.{os.getpid()}.",
-                                        suffix=".part", dir=target.parent)
-            with os.fdopen(fd, "wb") as out:
-                yield out
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(part, 0o644)
-            os.replace(part, target)
-        finally:
-            if part is not None and os.path.lexists(part):
-                os.unlink(part)
+    with atomic_files() as stage, stage.file(target) as out:
+        yield out
 
 
-def copy_atomic(source: PathLike, target: PathLike) -> Path:
-    """Copy `source` to `target` so that `target` is never seen half-written."""
-    with open(source, "rb") as src, atomic_file(target) as out:
-        shutil.copyfileobj(src, out, 1 << 20)
+def copy_to(out: BinaryIO, source: PathLike, pin: Optional[Pin] = None) -> None:
+    """Write the bytes of the regular file `source` (see `open_regular`) to `out`; with `pin`,
+    raise `VocabIntegrityError` unless they are the pinned vocab, never reading more than one
+    byte past its size."""
+    limit = None if pin is None else pin.size + 1
+    digest = hashlib.sha256()
+    size = 0
+    with open_regular(source) as src:
+        while limit is None or size < limit:
+            chunk = src.read(_CHUNK if limit is None else min(_CHUNK, limit - size))
+            if not chunk:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    if pin is not None and (size != pin.size or digest.hexdigest() != pin.sha256):
+        raise VocabIntegrityError(os.fspath(source), pin.name, pin.size, size, pin.sha256,
+                                  None if size != pin.size else digest.hexdigest())
+
+
+def copy_atomic(source: PathLike, target: PathLike, pin: Optional[Pin] = None) -> Path:
+    """Copy the regular file `source` to `target` so that `target` is never seen half-written;
+    with `pin`, only if the bytes are the pinned vocab (else `VocabIntegrityError`, `target`
+    untouched)."""
+    with atomic_file(target) as out:
+        copy_to(out, source, pin)
     return Path(target)
 
 

@@ -8,7 +8,8 @@ import threading
 from typing import Any, Dict, Optional, Union
 
 from .errors import MissingExtraError, VocabError
-from .pins import get_pin
+from .integrity import read_regular
+from .pins import PINS, get_pin
 from .resolution import resolve
 
 PathArg = Union[str, "os.PathLike[str]", None]
@@ -17,9 +18,10 @@ _constructor_lock = threading.Lock()
 
 
 def load_ranks(path: "os.PathLike[str] | str") -> Dict[bytes, int]:
-    """Parse a ``.tiktoken`` file into tiktoken's ``mergeable_ranks`` (token bytes -> rank)."""
-    with open(path, "rb") as f:
-        parts = f.read().split()
+    """Parse a ``.tiktoken`` file (no larger than the largest pin) into tiktoken's
+    ``mergeable_ranks`` (token bytes -> rank)."""
+    limit = max(pin.size for pin in PINS.values())
+    parts = read_regular(path, limit, "a pinned .tiktoken vocab").split()
     if len(parts) % 2:
         raise VocabError(f"{os.fspath(path)} is not a .tiktoken vocab: expected 'token rank' pairs")
     return dict(zip(map(binascii.a2b_base64, parts[::2]), map(int, parts[1::2])))

@@ -5,16 +5,70 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import threading
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from .errors import VocabError
+from . import locations as loc
+from .bundled import bundled_dir
+from .errors import FileTooLargeError, VocabError
+from .integrity import check_file, describe_failure, read_regular, require_regular
 from .pins import Pin
+from .storage import process_temp_dir, write_atomic
+
+MAX_BYTES = 64 << 20
+"""The largest tokenizer.json read: 64 MiB. The largest real one for a pinned vocab, o200k_base's
+as the Hugging Face converter writes it (446,189 merges, indented), is 27.9 MB; parsing it peaks
+at about 230 MB. The cap keeps the worst case (padding, one character outside UCS-2 making the
+decoded text 4 bytes a character) under about 600 MB."""
+
+MAX_ITEMS = 4_000_000
+"""The most JSON values (commas and brackets, counted before parsing) a tokenizer.json may hold:
+o200k_base's holds about 1.55 million; each costs up to ~70 bytes once parsed (an empty ``{}``),
+so this bounds a file of tiny values (``[{},{},...]``) to a few hundred MB."""
+
+_REJECTION_BYTES = 1 << 16
+KEPT_DIR = "from-tokenizer-json"
+"""Where in our cache the rebuilt copies, and the rejections, are kept."""
+
+# (key of a tokenizer.json, pin sha256) -> why it was rejected: each file is parsed once a process.
+_rejected: Dict[Tuple[str, str], str] = {}
+_rejected_lock = threading.Lock()
 
 
 class TokenizerJsonError(VocabError, ValueError):
     """A tokenizer.json that cannot be rebuilt into the pinned vocab; the message says why."""
+
+
+def load(tokenizer_json: Path) -> Any:
+    """The parsed JSON of `tokenizer_json`, read only if it is a regular file of at most
+    `MAX_BYTES` holding at most `MAX_ITEMS` values; nesting is bounded by the interpreter's
+    recursion limit. Raises `TokenizerJsonError` (too large, too many values, too deep, not
+    JSON) or `OSError` (unreadable, not a regular file)."""
+    try:
+        data = read_regular(tokenizer_json, MAX_BYTES, "a tokenizer.json")
+    except FileTooLargeError as exc:
+        raise TokenizerJsonError(
+            f"{tokenizer_json} is {exc.size} bytes, more than the {MAX_BYTES} a tokenizer.json may "
+            f"be (o200k_base's is about 28 MB): not a tokenizer.json of a pinned vocab"
+        ) from None
+    items = sum(map(data.count, (b",", b"[", b"{")))  # an upper bound: brackets in strings count too
+    if items > MAX_ITEMS:
+        raise TokenizerJsonError(
+            f"{tokenizer_json} holds up to {items} JSON values, more than the {MAX_ITEMS} a "
+            f"tokenizer.json may (o200k_base's holds about 1.6 million): not a tokenizer.json of "
+            f"a pinned vocab"
+        )
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise TokenizerJsonError(f"{tokenizer_json} is nested too deeply to be a tokenizer.json "
+                                 f"(a real one is nested 4 levels deep)") from None
+    except ValueError as exc:
+        raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}") from None
 
 
 def _byte_decoder() -> Dict[int, str]:
@@ -47,18 +101,14 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
     the pin's ``byte_level_sha256`` is known to rebuild to the pinned bytes: the reference's bytes
     are returned without rebuilding (about a third of the work).
     """
-    try:
-        with open(tokenizer_json, "rb") as f:
-            data = json.load(f)
-    except ValueError as exc:
-        raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}") from None
+    data = load(tokenizer_json)
     model = data.get("model") if isinstance(data, dict) else None
     if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(
         model.get("vocab"), dict
     ):
         raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object")
     if reference is not None and _matches_fingerprint(model["vocab"], pin):
-        return reference.read_bytes()
+        return read_regular(reference, pin.size, f"the pinned {pin.name}")
     tokens: List[Optional[bytes]] = [None] * pin.ranks
     for text, rank in model["vocab"].items():
         if isinstance(rank, int) and 0 <= rank < pin.ranks:
@@ -80,12 +130,110 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
     actual = hashlib.sha256(out).hexdigest()
     if len(out) != pin.size or actual != pin.sha256:
         detail = f"sha256 {actual}, {len(out)} bytes; expected {pin.sha256}, {pin.size} bytes"
-        diff = _first_difference(out, reference) if reference else None
+        diff = _first_difference(out, reference, pin) if reference else None
         raise TokenizerJsonError(
             f"{tokenizer_json}: the rebuilt vocab is not the pinned {pin.name} ({detail})"
             + (f"; {diff}" if diff else "")
         )
     return out
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What `rebuilt_copy` found for one tokenizer.json and one pin: the verified rebuilt copy
+    (`path`), or why there is none (`rejection`, naming the tokenizer.json)."""
+
+    path: Optional[Path]
+    place: str
+    """How a trace names what was looked at."""
+    rejection: Optional[str] = None
+    notes: Tuple[Tuple[str, str], ...] = ()
+    """``(place, outcome)`` of the other places looked at on the way, for a trace."""
+    new: bool = False
+    """A rejection not yet reported in this process: warn about it."""
+
+
+def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
+    """The vocab `pin` rebuilt from `tokenizer` (a tokenizer.json), verified, or why not.
+
+    The rebuild runs once: its verified result is kept in our cache
+    (``<cache>/from-tokenizer-json/<key>/<name>.tiktoken``, the key naming the tokenizer.json's
+    real path, size, mtime, ctime and inode), so later lookups and processes only re-verify it; a
+    cache that cannot be written keeps it in a directory for this process only. A rejection is
+    remembered alike, in this process and beside the kept copy (``<name>.rejected``), so a
+    rejected file is parsed once. A file that cannot be read (missing, a FIFO, a device,
+    permission denied) is rejected and not remembered. Never raises on a bad tokenizer.json.
+    """
+    try:
+        st = os.stat(tokenizer)
+        require_regular(os.fspath(tokenizer), st)
+    except OSError as exc:
+        return Rebuilt(None, str(tokenizer), f"{tokenizer}: {describe_failure(exc)}", new=True)
+    identity = f"{os.path.realpath(tokenizer)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    try:
+        folder = loc.cache_dir() / KEPT_DIR / key
+    except VocabError:  # no home directory: keep it for this process only
+        folder = process_temp_dir() / key
+    kept = folder / pin.file
+    remembered = folder / f"{pin.name}.rejected"
+    with _rejected_lock:
+        reason = _rejected.get((key, pin.sha256))
+    if reason is not None:
+        return Rebuilt(None, str(tokenizer), reason)
+    notes: List[Tuple[str, str]] = []
+    place = f"{tokenizer} (rebuilt copy {kept})"
+    if os.path.lexists(kept):
+        try:
+            check_file(kept, pin)
+        except (VocabError, OSError) as exc:
+            notes.append((place, describe_failure(exc)))
+        else:
+            return Rebuilt(kept, place)
+    try:
+        reason = read_regular(remembered, _REJECTION_BYTES, "a remembered rejection").decode("utf-8", "replace")
+    except OSError:
+        pass
+    if reason:
+        return _remember(key, pin, reason, f"{tokenizer} (rejected before, remembered in {remembered})", notes)
+    try:
+        data = rebuild(tokenizer, pin, reference=_verified_reference(pin))
+    except TokenizerJsonError as exc:
+        try:
+            write_atomic(remembered, str(exc).encode("utf-8"))
+        except OSError:
+            pass  # remembered for this process only
+        return _remember(key, pin, str(exc), str(tokenizer), notes)
+    except OSError as exc:  # may pass: not remembered
+        return Rebuilt(None, str(tokenizer), f"{tokenizer}: {describe_failure(exc)}", tuple(notes), new=True)
+    try:
+        write_atomic(kept, data)
+    except OSError as exc:  # a read-only cache: keep it for this process only
+        notes.append((str(kept), f"cannot keep the rebuilt copy here: {describe_failure(exc)}"))
+        kept = process_temp_dir() / pin.file
+        write_atomic(kept, data)
+        place = f"{tokenizer} (rebuilt copy {kept}, for this process only)"
+    try:
+        check_file(kept, pin)
+    except (VocabError, OSError) as exc:
+        return Rebuilt(None, place, f"{kept}: {describe_failure(exc)}", tuple(notes), new=True)
+    return Rebuilt(kept, place, None, tuple(notes))
+
+
+def _remember(key: str, pin: Pin, reason: str, place: str, notes: List[Tuple[str, str]]) -> Rebuilt:
+    with _rejected_lock:
+        _rejected[(key, pin.sha256)] = reason
+    return Rebuilt(None, place, reason, tuple(notes), new=True)
+
+
+def _verified_reference(pin: Pin) -> Optional[Path]:
+    """The bundled copy, if it verifies: only then may a mismatch be quoted against it."""
+    path = bundled_dir() / pin.file
+    try:
+        check_file(path, pin)
+    except (VocabError, OSError):
+        return None
+    return path
 
 
 def byte_level_sha256(texts: Iterable[str]) -> str:
@@ -108,9 +256,9 @@ def _matches_fingerprint(vocab: Dict[str, object], pin: Pin) -> bool:
     return byte_level_sha256(islice(vocab, pin.ranks)) == pin.byte_level_sha256
 
 
-def _first_difference(rebuilt: bytes, reference: Path) -> Optional[str]:
+def _first_difference(rebuilt: bytes, reference: Path, pin: Pin) -> Optional[str]:
     try:
-        expected = reference.read_bytes().splitlines()
+        expected = read_regular(reference, pin.size, f"the pinned {pin.name}").splitlines()
     except OSError:
         return None
     for rank, (got, want) in enumerate(zip(rebuilt.splitlines(), expected)):
