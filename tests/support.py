@@ -204,3 +204,9 @@ def trickle(data: bytes, head: int = 0, step: int = 16, pause: float = 0.05) -> 
             server.sent += len(data[start:start + step])
 
     return handler
+
+
+def run_python(venv: Path, home: Path, code: str, check: bool = True, **env: str) -> subprocess.CompletedProcess:
+    """Run `code` with the venv's interpreter, offline (loopback only), in a clean environment
+    whose HOME and TMPDIR are inside `home`, plus `env`."""
+    return run(offline([venv_python(venv), "-c", code]), env=clean_env(home, **env), check=check)

@@ -13,6 +13,7 @@ import pytest
 from harmony_vocab.locations import url_cache_name
 from harmony_vocab.pins import PINS
 from support import SHARED_VOCAB, clean_env, offline, run, venv_python
+from support import run_python as python
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +40,6 @@ CORPUS = (
     "Hello, world! Réponds en français. 日本語のテキスト。 Ελληνικά και русский текст. "
     "العربية 😀🚀 code: def f(x): return x**2\n\n\tindented   spaces 12345678 <|endoftext|>"
 )
-
-
-def python(venv: Path, home: Path, code: str, check: bool = True, **env: str):  # type: ignore[no-untyped-def]
-    return run(offline([venv_python(venv), "-c", code]), env=clean_env(home, **env), check=check)
 
 
 def test_unmodified_openai_harmony_works_offline_with_no_variable_set(full_venv: Path, tmp_path: Path) -> None:
@@ -137,9 +134,9 @@ def test_load_harmony_encoding_is_safe_from_threads(full_venv: Path, tmp_path: P
     assert out.strip() == "9 [(24912, 220, 200006)] False"
 
 
-@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
+@pytest.mark.parametrize("name", ["o200k_base", "cl100k_base", "o200k_harmony"])
 def test_tiktoken_encoding_matches_tiktoken_from_a_seeded_cache(full_venv: Path, tmp_path: Path, name: str) -> None:
-    pin = PINS[name]
+    pin = PINS["cl100k_base" if name == "cl100k_base" else "o200k_base"]
     seeded = tmp_path / "tiktoken-cache"
     seeded.mkdir()
     shutil.copy(SHARED_VOCAB / pin.file, seeded / url_cache_name(pin.canonical_url))
@@ -162,8 +159,9 @@ def test_tiktoken_encoding_matches_tiktoken_from_a_seeded_cache(full_venv: Path,
         print(len(a["ids"]), "ids equal")
         """
     )
-    # tiktoken_encoding itself runs with an empty tiktoken cache: it reads the bundled file.
-    out = python(full_venv, tmp_path, code, TIKTOKEN_CACHE_DIR=str(seeded)).stdout
+    # tiktoken_encoding itself runs with an empty tiktoken cache: it reads the bundled file; the
+    # start-up hook is off, so tiktoken.get_encoding reads its own cache, with its own code.
+    out = python(full_venv, tmp_path, code, TIKTOKEN_CACHE_DIR=str(seeded), HARMONY_VOCAB_AUTOREGISTER="0").stdout
     assert "ids equal" in out
 
 

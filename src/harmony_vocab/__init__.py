@@ -30,6 +30,7 @@ _EXPORTS: "dict[str, str]" = {
     "VocabNotFoundError": "errors",
     "FetchError": "errors",
     "MissingExtraError": "errors",
+    "NotShippedError": "errors",
 }
 
 __all__ = ["VOCABS", "__version__", *_EXPORTS]
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Attempt,
         FetchError,
         MissingExtraError,
+        NotShippedError,
         UnknownVocabError,
         VocabError,
         VocabIntegrityError,

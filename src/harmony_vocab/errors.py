@@ -79,6 +79,10 @@ class UnknownVocabError(VocabError, ValueError):
         )
 
 
+class NotShippedError(VocabError, ValueError):
+    """A tiktoken encoding built on a vocab that harmony-vocab does not ship."""
+
+
 class VocabIntegrityError(VocabError, ValueError):
     """A file that is not the pinned vocab: wrong size or wrong sha256."""
 
