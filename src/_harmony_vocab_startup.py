@@ -159,12 +159,27 @@ def hf_hub_cache(environ: "Environ") -> "str | None":
     for var in HF_HUB_CACHE_VARS:
         value = env_value(environ, var)
         if value:
-            return user_path(value)
+            return hf_path(environ, value)
     hf_home = env_value(environ, "HF_HOME")
     if hf_home:
-        return os.path.join(user_path(hf_home), "hub")
-    root = user_cache_root(environ)
-    return os.path.join(root, "huggingface", "hub") if root else None
+        return os.path.join(hf_path(environ, hf_home), "hub")
+    xdg = env_value(environ, "XDG_CACHE_HOME")
+    if xdg:
+        return os.path.join(hf_path(environ, xdg), "huggingface", "hub")
+    base = home(environ)
+    return os.path.join(base, ".cache", "huggingface", "hub") if base else None
+
+
+def hf_path(environ: "Environ", value: str) -> str:
+    """A path as huggingface_hub reads one from the environment: ``~``, then ``$VAR`` and
+    ``${VAR}`` (from `environ`; an unknown one is left as it is) expanded; made absolute."""
+    value = os.path.expanduser(value)
+    if "$" in value:
+        import re
+
+        value = re.sub(r"\$(\w+|\{[^}]*\})",
+                       lambda m: environ.get(m.group(1).strip("{}"), m.group(0)), value, flags=re.ASCII)
+    return os.path.abspath(value)
 
 
 def file_env_var(name: str) -> str:

@@ -21,6 +21,10 @@ import harmony_vocab.pins
 from harmony_vocab.pins import Pin
 from lookup import VOCAB_BYTES, World
 from support import (
+    HF_PRODUCER,
+    HUB_COMMIT,
+    HUB_REPOS,
+    HUB_TWO_REVISIONS,
     PYTHON,
     ROOT,
     Handler,
@@ -30,6 +34,7 @@ from support import (
     clean_env,
     make_pin,
     make_vocab,
+    HubCache,
     offline,
     run,
     venv_python,
@@ -210,6 +215,54 @@ def wheel_venv(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
 def full_venv(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
     """A fresh venv with the built wheel, the real openai-harmony 0.0.8 and tiktoken from PyPI."""
     return make_venv(str(dist["wheel"]), "openai-harmony==0.0.8", "tiktoken")
+
+
+# ---------------------------------------------------------------- Hugging Face's own tools
+
+@pytest.fixture(scope="session")
+def hf_python(make_venv: Callable[..., Path]) -> Path:
+    """A venv of Hugging Face's own tools from PyPI (transformers, tokenizers, huggingface_hub;
+    tiktoken and openai-harmony for the converter's input), never ours: it runs hf_producer.py."""
+    return venv_python(make_venv("transformers", "tokenizers", "huggingface_hub", "tiktoken",
+                                 "openai-harmony==0.0.8"))
+
+
+@pytest.fixture(scope="session")
+def hf_hub(hf_python: Path, tmp_path_factory: pytest.TempPathFactory) -> HubCache:
+    """A Hugging Face hub cache written by huggingface_hub itself, offline (hf_hub_download from a
+    hub on 127.0.0.1, under ``unshare -n``), made once per session:
+
+    - for each vocab, a repo holding only the tokenizer.json that transformers' TikTokenConverter
+      makes of the real vocab with the GPT-OSS special tokens, saved by tokenizers
+      (openai/gpt-oss-20b for o200k_base, HUB_REPOS for both);
+    - HUB_TWO_REVISIONS: the real o200k_base.tiktoken at the root of an older snapshot, and in
+      original/ of the one refs/main names (whose name sorts after the older one's).
+    """
+    if not SHARED_VOCAB.is_dir():
+        pytest.skip(f"no local vocab mirror at {SHARED_VOCAB}")
+    base = tmp_path_factory.mktemp("hf-hub")
+    hub = HubCache(cache=base / "hub")
+    # openai-harmony (for the special tokens) reads the vocab from the mirror, never the network.
+    env = clean_env(base / "home", TIKTOKEN_ENCODINGS_BASE=str(SHARED_VOCAB))
+
+    def publish(repo_id: str, commit: str, files: Dict[str, Path]) -> None:
+        tree = base / "published" / commit
+        for rel, source in files.items():
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, tree / rel)
+        run(offline([hf_python, HF_PRODUCER, "publish", hub.cache, repo_id, commit, *files]), env=env, cwd=tree)
+        shutil.rmtree(tree)  # huggingface_hub's blobs are the only copies kept
+
+    for name, repo_id in HUB_REPOS.items():
+        made = base / f"{name}.tokenizer.json"
+        run(offline([hf_python, HF_PRODUCER, "convert", SHARED_VOCAB / f"{name}.tiktoken", made]), env=env)
+        publish(repo_id, HUB_COMMIT, {"tokenizer.json": made})
+        made.unlink()
+    o200k = SHARED_VOCAB / "o200k_base.tiktoken"
+    repo_id, older, main = HUB_TWO_REVISIONS
+    publish(repo_id, older, {"o200k_base.tiktoken": o200k})
+    publish(repo_id, main, {"original/o200k_base.tiktoken": o200k})
+    return hub
 
 
 def pytest_report_header() -> str:

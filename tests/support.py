@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -21,6 +22,28 @@ SHARED_VOCAB = Path(os.environ.get("HARMONY_VOCAB_TEST_MIRROR") or ROOT.parent /
 
 # Variables that steer harmony-vocab, openai-harmony or tiktoken: never inherited by a test.
 STEERING_PREFIXES = ("HARMONY_VOCAB_", "TIKTOKEN_", "DATA_GYM_", "HF_", "XDG_CACHE_HOME")
+
+
+# The Hugging Face hub cache the hf_hub fixture has huggingface_hub write (tests/hf_producer.py).
+HF_PRODUCER = ROOT / "tests" / "hf_producer.py"
+HUB_COMMIT = "3a8e4b2c5d6f708192a3b4c5d6e7f8091a2b3c4d"
+# A repo per vocab holding only transformers' tokenizer.json of it.
+HUB_REPOS = {"o200k_base": "openai/gpt-oss-20b", "cl100k_base": "test-org/cl100k-tiktoken-model"}
+# (repo, older commit, the commit refs/main names): the older one's name sorts first.
+HUB_TWO_REVISIONS = ("test-org/two-revisions", "0" * 40, "f" * 40)
+
+
+@dataclass
+class HubCache:
+    """A hub cache laid out by huggingface_hub: ``models--org--name/{blobs,refs,snapshots}``."""
+
+    cache: Path
+
+    def repo(self, repo_id: str) -> Path:
+        return self.cache / ("models--" + repo_id.replace("/", "--"))
+
+    def snapshot(self, repo_id: str, commit: str) -> Path:
+        return self.repo(repo_id) / "snapshots" / commit
 
 
 def make_vocab(ranks: int = 300, seed: int = 0) -> bytes:

@@ -84,7 +84,8 @@ def hub_repo(repo_id: str, hub: Optional[Path] = None) -> Path:
 
 def hub_snapshot(repo_id: str, rev: str, files: Dict[str, bytes], hub: Optional[Path] = None,
                  main: bool = False) -> Path:
-    """A snapshot as huggingface_hub lays it out: files are symlinks into blobs/."""
+    """A snapshot as huggingface_hub lays it out (test_hub_cache.py checks that layout on a cache
+    huggingface_hub wrote): files are relative symlinks to blobs/<sha256>, refs/main the commit."""
     repo = hub_repo(repo_id, hub)
     snap = repo / "snapshots" / rev
     for rel, content in files.items():
@@ -369,18 +370,24 @@ def test_refs_main_with_trailing_newline(world: World) -> None:
     assert resolve(NAME, model_dir="org/name").path == main / world.pin.file
 
 
-@pytest.mark.parametrize("variant", ["HF_HUB_CACHE", "HF_HOME", "default"])
+@pytest.mark.parametrize("variant", ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "default"])
 def test_hub_cache_locations(world: World, variant: str) -> None:
+    """A repo id is found in each place of the order (test_hub_cache.py checks the order itself
+    against huggingface_hub)."""
     world.mp.delenv("HF_HUB_CACHE", raising=False)
     hub = {
         "HF_HUB_CACHE": world.base / "hub-cache",
+        "HUGGINGFACE_HUB_CACHE": world.base / "legacy-hub-cache",
         "HF_HOME": world.base / "hf-home" / "hub",
+        "XDG_CACHE_HOME": world.base / "xdg" / "huggingface" / "hub",
         "default": Path(os.environ["HOME"]) / ".cache" / "huggingface" / "hub",
     }[variant]
-    if variant == "HF_HUB_CACHE":
-        world.mp.setenv("HF_HUB_CACHE", str(hub))
+    if variant in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        world.mp.setenv(variant, str(hub))
     elif variant == "HF_HOME":
         world.mp.setenv("HF_HOME", str(hub.parent))
+    elif variant == "XDG_CACHE_HOME":
+        world.mp.setenv("XDG_CACHE_HOME", str(hub.parent.parent))
     snap = hub_snapshot("org/name", "r1", {world.pin.file: world.data}, hub=hub, main=True)
     world.mp.setenv(loc.ENV_MODEL_DIR, "org/name")
     r = resolve(NAME)
