@@ -143,6 +143,13 @@ def world(synthetic: Dict[str, Tuple[Pin, bytes]], monkeypatch: pytest.MonkeyPat
     return World(tmp_path / "world", monkeypatch)
 
 
+@pytest.fixture
+def vocab() -> Tuple[Pin, bytes]:
+    """One small synthetic o200k_base vocab and its pin (the real pins stay in place)."""
+    data = make_vocab(400, seed=7)
+    return make_pin("o200k_base", data), data
+
+
 # ---------------------------------------------------------------- integration: the real wheel
 
 @pytest.fixture(scope="session")

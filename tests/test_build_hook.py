@@ -128,12 +128,6 @@ def project(tmp_path: Path) -> Project:
 
 
 @pytest.fixture
-def vocab() -> Tuple[Pin, bytes]:
-    data = make_vocab(300, seed=3)
-    return make_pin("o200k_base", data), data
-
-
-@pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> List[str]:
     """The paths `obtain` checks against the pin, in order."""
     seen: List[str] = []

@@ -16,10 +16,9 @@ import os
 import re
 import socket
 import struct
-import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Callable, List, Tuple
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -28,19 +27,13 @@ from werkzeug import Response
 from harmony_vocab import fetch
 from harmony_vocab.errors import FetchError, VocabError
 from harmony_vocab.pins import Pin
-from support import Handler, RawServer, make_pin, make_vocab, response_head, trickle
+from support import Handler, RawServer, response_head, trickle
 
 NAME = "o200k_base"
 PATH = f"/encodings/{NAME}.tiktoken"
 FAST = dict(tries=1, backoff=0, connect_timeout=2.0, read_timeout=2.0)
 
 
-
-
-@pytest.fixture
-def vocab() -> Tuple[Pin, bytes]:
-    data = make_vocab(400, seed=7)
-    return make_pin(NAME, data), data
 
 
 @pytest.fixture
