@@ -151,6 +151,30 @@ def test_path_with_nothing_found_lists_every_attempt(capsys: pytest.CaptureFixtu
     assert r.code == 1 and "reinstall harmony-vocab" in r.err and len(r.err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "a directory"])
+def test_path_bundled_on_a_damaged_copy_says_to_reinstall(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, damage: str
+) -> None:
+    """export and fetch write elsewhere: they cannot mend the package's own file; reinstalling can."""
+    pin, data = synthetic["o200k_base"]
+    bundled = package / pin.file
+    expected = {"flipped": f"sha256 mismatch: expected {pin.sha256}",
+                "truncated": f"size mismatch: expected {pin.size} bytes, got {pin.size - 1}",
+                "a directory": "is a directory, expected a file"}[damage]
+    if damage == "a directory":
+        bundled.unlink()
+        bundled.mkdir()
+    else:
+        bundled.write_bytes(flipped(data) if damage == "flipped" else data[:-1])
+    r = hv(capsys, "path", "o200k_base", "--bundled")
+    assert (r.code, r.out) == (1, "")
+    (line,) = r.err.splitlines()
+    assert line.startswith(f"harmony-vocab: error: the packaged copy of o200k_base at {bundled} is damaged ({expected}")
+    assert line.endswith("): this installation of harmony-vocab is broken; reinstall harmony-vocab from a wheel "
+                         "that bundles the vocab files (pip install --force-reinstall harmony-vocab)")
+    assert "export" not in r.err and "fetch" not in r.err
+
+
 def test_resolve_text_and_json(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
     r = hv(capsys, "resolve", "o200k_base")
     assert r.code == 0
@@ -739,6 +763,68 @@ def test_wheel_resolve_when_every_tier_fails(dist: Dict[str, Path], make_venv, t
     assert not any(a["ok"] for a in result["attempts"])
     assert hvw(venv, tmp_path, "verify", code=1, **env).stdout.count("FAILED") >= 3
     assert json.loads(hvw(venv, tmp_path, "doctor", "--json", code=1, **env).stdout)["vocabs"]["o200k_base"]["network_needed"] is True
+    proc = hvw(venv, tmp_path, "path", "o200k_base", "--bundled", code=1, **env)
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1
+    assert f"{bundled} is damaged (size mismatch" in proc.stderr and "pip install --force-reinstall" in proc.stderr
+
+
+STDOUT_CLOSED = ("harmony-vocab: error: standard output is closed: harmony-vocab prints its results there; "
+                 "run it with stdout open (redirect it to /dev/null to discard them)\n")
+EVERY_COMMAND_LINE = [[command, *argv] for command, argv in (
+    ("path", ["o200k_base"]), ("resolve", ["o200k_base", "--json"]), ("verify", []), ("export", ["{tmp}/out"]),
+    ("env", []), ("seed-cache", ["--tiktoken", "{tmp}/tk"]), ("fetch", ["--name", "o200k_base"]), ("doctor", []),
+)] + [["--help"], ["--version"], ["path", "--help"], ["nope"]]
+
+
+def script_env(home: Path, buffered: bool, **extra: str) -> Dict[str, str]:
+    """A clean environment; `buffered`: stdout block-buffered as usual, not as PYTHONUNBUFFERED
+    makes it (a write error then shows at the interpreter's exit flush, not at the write)."""
+    env = clean_env(home, **extra)
+    env.pop("PYTHONUNBUFFERED", None)
+    return env if buffered else {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def closed_stdout_run(venv: Path, home: Path, argv: List[str], stdout: str, stderr: str = "",
+                      buffered: bool = True) -> subprocess.CompletedProcess:
+    """The console script with its stdout (and stderr) as `sh` redirections give them."""
+    args = [a.replace("{tmp}", str(home)) for a in argv]
+    return run(["sh", "-c", f'"$0" "$@" {stdout} {stderr}', venv / "bin" / "harmony-vocab", *args],
+               env=script_env(home, buffered, HARMONY_VOCAB_CACHE_DIR=str(home / "cache")), check=False)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("argv", EVERY_COMMAND_LINE, ids=" ".join)
+def test_wheel_with_stdout_closed_or_full_says_so_in_one_line(wheel_venv: Path, tmp_path: Path, argv: List[str]) -> None:
+    """Every command line: stdout closed (>&-) is refused before anything is done; stdout on a full
+    disk is one line naming it; a closed stderr as well is exit 1, silently. Never a traceback."""
+    proc = closed_stdout_run(wheel_venv, tmp_path, argv, ">&-")
+    assert (proc.returncode, proc.stderr) == (1, STDOUT_CLOSED)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "tk").exists()  # nothing done
+    proc = closed_stdout_run(wheel_venv, tmp_path, argv, ">&-", "2>&-")
+    assert proc.returncode == 1
+    for buffered in (True, False):
+        if argv[0] == "nope" or not os.path.exists("/dev/full"):
+            break
+        proc = closed_stdout_run(wheel_venv, tmp_path, argv, ">/dev/full", buffered=buffered)
+        if argv[0] == "fetch":  # the extra is not installed: an error before any output
+            assert proc.returncode == 1 and "pip install 'harmony-vocab[download]'" in proc.stderr
+        else:
+            assert (proc.returncode, proc.stderr) == (
+                1, "harmony-vocab: error: cannot write to standard output: No space left on device\n"), buffered
+
+
+@pytest.mark.integration
+def test_wheel_with_its_reader_gone_exits_1_quietly(wheel_venv: Path, tmp_path: Path) -> None:
+    """A pipe whose reader has gone (| head, already done): exit 1, nothing on stderr (no
+    "Exception ignored ... BrokenPipeError" from the interpreter's exit)."""
+    for argv in (["doctor"], ["path", "o200k_base"], ["--help"]):
+        for buffered in (True, False):
+            read_end, write_end = os.pipe()
+            os.close(read_end)
+            proc = subprocess.run([wheel_venv / "bin" / "harmony-vocab", *argv], stdout=write_end,
+                                  stderr=subprocess.PIPE, env=script_env(tmp_path, buffered), text=True)
+            os.close(write_end)
+            assert (proc.returncode, proc.stderr) == (1, ""), (argv, buffered)
 
 
 @pytest.mark.integration

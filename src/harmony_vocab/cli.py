@@ -12,13 +12,28 @@ import sys
 from typing import IO, Any, Dict, NoReturn, Optional, Sequence
 
 from . import commands
-from .commands import EXIT_USAGE, PROG, Command, Io
+from .console import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    PROG,
+    STDOUT_CLOSED,
+    Command,
+    Io,
+    Messages,
+    Output,
+    OutputError,
+    error,
+    finish,
+    output_failed,
+    run,
+)
 
 EXIT_CODES_HELP = """\
 exit codes:
   0  success
   1  verification or resolution failed (missing file, size or sha256 mismatch, no verified
-     copy found, download failed, export onto a different file without --force)
+     copy found, download failed, export onto a different file without --force), or stdout
+     could not take the result (closed, or a full disk)
   2  usage error (unknown command or option, unknown vocab name)
 """
 
@@ -56,6 +71,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        # argparse ignores a failed write of --help or --version (3.11) or lets it out (3.9):
+        # here stdout fails as it does for any command (`main` reports it), stderr stays quiet.
+        if message:
+            (Output(file) if file is sys.stdout else Messages(file or sys.stderr)).write(message)
 
 
 def _vocab_name(value: str) -> str:
@@ -201,14 +222,19 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[IO[str]] = No
          stderr: Optional[IO[str]] = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
     pth_ran = "_harmony_vocab_startup" in sys.modules
-    io = Io(stdout or sys.stdout, stderr or sys.stderr)
+    io = Io(Output(stdout or sys.stdout), Messages(stderr or sys.stderr))
+    if io.out.stream is None:  # started with stdout closed (>&-): refuse before doing anything
+        error(STDOUT_CLOSED, io.err)
+        return EXIT_FAILED
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except SystemExit as exc:  # --help, --version (printed to stdout) or a usage error
+        return finish(io, exc.code if isinstance(exc.code, int) else EXIT_USAGE)
+    except OutputError as exc:
+        return output_failed(io, exc)
     args.pth_ran = pth_ran
-    return commands.run(args.func, args, io)
+    return run(args.func, args, io)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,24 +1,14 @@
-"""What each ``harmony-vocab`` command does and prints (`cmd_path` ... `cmd_doctor`), and `run`,
-which turns a command's expected failures into one line on stderr and an exit code."""
+"""What each ``harmony-vocab`` command does and prints: `cmd_path` ... `cmd_doctor`, each given
+the parsed arguments and the `console.Io` to print to, each returning its exit code."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-PROG = "harmony-vocab"
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A command line that cannot be carried out as given (exit 2)."""
+from .console import EXIT_FAILED, EXIT_OK, PROG, Io, UsageError, describe_exception, error, print_json
 
 
 def _chosen(args: argparse.Namespace) -> List[str]:
@@ -32,52 +22,25 @@ def _abs(path: "os.PathLike[str] | str") -> str:
     return os.path.abspath(os.fspath(path))
 
 
-def print_json(data: Any, out: IO[str]) -> None:
-    import json
-
-    json.dump(data, out, indent=2, sort_keys=False)
-    out.write("\n")
-
-
-def error(message: str, err: IO[str]) -> None:
-    err.write(f"{PROG}: error: {message}\n")
-
-
-def describe_exception(exc: BaseException) -> str:
-    """The message of an expected failure, with what to do when the exception does not say it."""
-    from .errors import VocabIntegrityError
-
-    if isinstance(exc, VocabIntegrityError):
-        return f"{exc}; replace it with a verified copy ({PROG} export, or {PROG} fetch)"
-    if isinstance(exc, OSError) and not hasattr(exc, "attempts") and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror}"
-    return str(exc)
-
-
-@dataclass
-class Io:
-    out: IO[str]
-    err: IO[str]
-
-
 # ------------------------------------------------------------------------------------- path
 
 def cmd_path(args: argparse.Namespace, io: Io) -> int:
     """Print the path the lookup order selects, or the bundled copy's."""
     if args.bundled:
         from .bundled import bundled_path
-        from .integrity import check_file
+        from .errors import VocabError
+        from .integrity import check_file, describe_failure
         from .pins import get_pin
 
         path = bundled_path(args.name)
         try:
             check_file(path, get_pin(args.name))
-        except FileNotFoundError:
+        except (VocabError, OSError) as exc:  # only a new copy of the package mends its own files
             from .situation import restore_advice
 
-            error(f"the packaged copy of {args.name} is missing at {path}: this installation carries "
-                  f"no vocab files; {restore_advice()}", io.err)
+            found = "missing" if isinstance(exc, FileNotFoundError) else f"damaged ({describe_failure(exc)})"
+            error(f"the packaged copy of {args.name} at {path} is {found}: this installation of {PROG} "
+                  f"is broken; {restore_advice()}", io.err)
             return EXIT_FAILED
     else:
         from .resolution import resolve
@@ -289,7 +252,7 @@ def cmd_fetch(args: argparse.Namespace, io: Io) -> int:
     from .pins import get_pin
     from .progress import ProgressBar
 
-    tty = hasattr(io.err, "isatty") and io.err.isatty()
+    tty = io.err.isatty()
     dest = cache_dir()
     for name in _chosen(args):
         pin = get_pin(name)
@@ -327,38 +290,3 @@ def cmd_doctor(args: argparse.Namespace, io: Io) -> int:
     else:
         io.out.write(format_doctor(report))
     return EXIT_OK if report["ok"] else EXIT_FAILED
-
-
-# ------------------------------------------------------------------------------------- running
-
-Command = Callable[[argparse.Namespace, Io], int]
-
-
-def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    text = str(message)
-    if not text.startswith(f"{PROG}:"):
-        text = f"{PROG}: warning: {text}"
-    sys.stderr.write(text + "\n")
-
-
-def run(command: Command, args: argparse.Namespace, io: Io) -> int:
-    """Run `command`; an expected failure becomes one line on stderr and its exit code."""
-    import warnings
-
-    from .errors import UnknownVocabError, VocabError
-
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning  # one line, no source excerpt
-        try:
-            return int(command(args, io))
-        except (UsageError, UnknownVocabError) as exc:
-            error(describe_exception(exc), io.err)
-            return EXIT_USAGE
-        except BrokenPipeError:
-            return EXIT_FAILED
-        except (VocabError, OSError) as exc:
-            error(describe_exception(exc), io.err)
-            return EXIT_FAILED
-        except KeyboardInterrupt:
-            io.err.write(f"{PROG}: interrupted\n")
-            return 130

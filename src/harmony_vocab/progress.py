@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import IO
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .console import Messages
 
 
 class ProgressBar:
     """``\\r``-updated progress on a terminal."""
 
-    def __init__(self, label: str, stream: IO[str]) -> None:
+    def __init__(self, label: str, stream: Messages) -> None:
         self.label = label
         self.stream = stream
         self.last = -1.0
