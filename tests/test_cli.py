@@ -725,7 +725,7 @@ def test_wheel_path_resolve_and_bad_usage(wheel_venv: Path, tmp_path: Path) -> N
     result = json.loads(hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--json").stdout)
     assert (result["ok"], result["tier"], result["path"]) == (True, "package", str(data / "o200k_base.tiktoken"))
     assert result["sha256"] == PINS["o200k_base"].sha256
-    assert "set by harmony-vocab's registration" in result["attempts"][2]["outcome"]
+    assert "set by harmony-vocab's start-up registration" in result["attempts"][2]["outcome"]
 
     proc = hvw(wheel_venv, tmp_path, "resolve", "gpt2", code=2)
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and "unknown vocab name 'gpt2'" in proc.stderr
