@@ -131,8 +131,9 @@ def test_transformers_made_the_tokenizer_json_with_the_gpt_oss_special_tokens(hf
 
 @pytest.mark.parametrize("name", sorted(HUB_REPOS))
 def test_transformers_vocab_matches_the_pinned_fingerprint(hf_hub: HubCache, name: str) -> None:
-    """Our pins' byte_level_sha256 (made with our own converter) is the one of transformers'
-    vocab too, so a tokenizer.json from the hub takes the fast path (no per-token rebuild)."""
+    """The pins' byte_level_sha256 (vocab_manifest.toml) is the one of transformers' vocab of the
+    real file, ids in rank order: a tokenizer.json from the hub takes the fast path (no per-token
+    rebuild). The only check of those pins against a producer other than ours."""
     vocab = json.loads(tokenizer_json(hf_hub, name).read_bytes())["model"]["vocab"]
     assert tj._matches_fingerprint(vocab, PINS[name])
 
