@@ -218,7 +218,7 @@ def cmd_env(args: argparse.Namespace, io: Io) -> int:
 def cmd_seed_cache(args: argparse.Namespace, io: Io) -> int:
     """Write verified copies under the names tiktoken and openai-harmony look for."""
     from .locations import harmony_cache_dir, tiktoken_cache_dir
-    from .seed import seed_harmony_cache, seed_tiktoken_cache
+    from .seed import CacheDirError, seed_harmony_cache, seed_tiktoken_cache
 
     names = _chosen(args)
     targets: List[Tuple[str, Path]] = []
@@ -234,11 +234,18 @@ def cmd_seed_cache(args: argparse.Namespace, io: Io) -> int:
             targets.append(("tiktoken", Path(args.tiktoken)))
         if args.harmony is not None:
             targets.append(("openai-harmony", Path(args.harmony)))
-    for who, directory in targets:
+    failed = False
+    for who, directory in targets:  # each cache on its own: one refused does not stop the other
         seed = seed_tiktoken_cache if who == "tiktoken" else seed_harmony_cache
-        for name, path in zip(names, seed(directory, names)):
+        try:
+            written = seed(directory, names)
+        except CacheDirError as exc:
+            error(str(exc), io.err)
+            failed = True
+            continue
+        for name, path in zip(names, written):
             io.out.write(f"{who:<15} {name:<12} {_abs(path)}\n")
-    return EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 # ------------------------------------------------------------------------------------- fetch

@@ -11,6 +11,7 @@ older version without a pid in its name). Only regular files we own are removed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -123,7 +124,7 @@ class Stage:
         """Yield a file to write `target`'s bytes to, beside `target`; a block left normally has
         its bytes flushed and synced, to be renamed onto `target` when the whole group is."""
         target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(target.parent)
         sweep_stale_parts(target.parent)
         fd, part = tempfile.mkstemp(prefix=f".{target.name}.{_host()}.{os.getpid()}.",
                                     suffix=".part", dir=target.parent)
@@ -161,6 +162,41 @@ def atomic_file(target: PathLike) -> Iterator[BinaryIO]:
     temporary file is removed. Raise inside the block to refuse the bytes (e.g. a hash mismatch)."""
     with atomic_files() as stage, stage.file(target) as out:
         yield out
+
+
+def make_dir(directory: PathLike) -> Path:
+    """Create `directory` and its parents where missing. A file in the way raises
+    `NotADirectoryError` naming it and saying what to do (not a bare "File exists")."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        culprit = next((p for p in (directory, *directory.parents) if os.path.lexists(p)), directory)
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a directory: remove it, or choose "
+                                 "another directory", os.fspath(culprit)) from None
+    return directory
+
+
+@contextmanager
+def locked_dir(directory: PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on `directory` (``flock`` on the directory itself, so no lock file
+    is left in it) for the duration: writers of one directory, in any process, take turns. Where
+    the file system has no such lock (some network file systems) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(os.fspath(directory), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EBADF, errno.EINVAL):
+                raise
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def copy_to(out: BinaryIO, source: PathLike, pin: Optional[Pin] = None) -> None:

@@ -20,27 +20,36 @@ from .pins import Pin
 from .storage import process_temp_dir, write_atomic
 
 MAX_BYTES = 64 << 20
-"""The largest tokenizer.json read: 64 MiB. The largest real one for a pinned vocab, o200k_base's
-as the Hugging Face converter writes it (446,189 merges, indented), is 27.9 MB; parsing it peaks
-at about 230 MB. The cap keeps the worst case (padding, one character outside UCS-2 making the
-decoded text 4 bytes a character) under about 600 MB."""
+"""The largest tokenizer.json read: 64 MiB, 2.4 times the largest real one for a pinned vocab
+(o200k_base's as the Hugging Face converter writes it, 446,189 merges, indented: 27.9 MB, which
+parses in about 235 MB). With `MAX_ITEMS` it bounds what a hostile file costs: measured, at most
+about 600 MB (a 64 MiB string holding one character outside UCS-2, which makes the decoded text
+4 bytes a character); a 100 MB file is refused before it is read."""
 
 MAX_ITEMS = 4_000_000
-"""The most JSON values (commas and brackets, counted before parsing) a tokenizer.json may hold:
-o200k_base's holds about 1.55 million; each costs up to ~70 bytes once parsed (an empty ``{}``),
-so this bounds a file of tiny values (``[{},{},...]``) to a few hundred MB."""
+"""The most JSON values a tokenizer.json may hold, counted before parsing as its commas, colons
+and opening brackets (an upper bound): o200k_base's has 1.76 million. Each value costs up to
+~70 bytes once parsed, so a file of tiny values (``[{},{},...]``, ``{"a":0,...}``) stays under
+about 400 MB."""
 
 _REJECTION_BYTES = 1 << 16
 KEPT_DIR = "from-tokenizer-json"
 """Where in our cache the rebuilt copies, and the rejections, are kept."""
 
 # (key of a tokenizer.json, pin sha256) -> why it was rejected: each file is parsed once a process.
+# (key of a tokenizer.json, pin sha256 or "any") -> why it was rejected: each file is parsed once
+# a process ("any": the file is no tokenizer.json at all, whatever the vocab).
 _rejected: Dict[Tuple[str, str], str] = {}
 _rejected_lock = threading.Lock()
 
 
 class TokenizerJsonError(VocabError, ValueError):
-    """A tokenizer.json that cannot be rebuilt into the pinned vocab; the message says why."""
+    """A tokenizer.json that cannot be rebuilt into the pinned vocab; the message says why.
+    `any_vocab`: the file is not a usable tokenizer.json at all (not just not this vocab)."""
+
+    def __init__(self, message: str, any_vocab: bool = False) -> None:
+        super().__init__(message)
+        self.any_vocab = any_vocab
 
 
 def load(tokenizer_json: Path) -> Any:
@@ -53,22 +62,24 @@ def load(tokenizer_json: Path) -> Any:
     except FileTooLargeError as exc:
         raise TokenizerJsonError(
             f"{tokenizer_json} is {exc.size} bytes, more than the {MAX_BYTES} a tokenizer.json may "
-            f"be (o200k_base's is about 28 MB): not a tokenizer.json of a pinned vocab"
+            f"be (o200k_base's is about 28 MB): not a tokenizer.json of a pinned vocab",
+            any_vocab=True,
         ) from None
-    items = sum(map(data.count, (b",", b"[", b"{")))  # an upper bound: brackets in strings count too
+    items = sum(map(data.count, b",:[{"))  # an upper bound: such bytes in strings count too
     if items > MAX_ITEMS:
         raise TokenizerJsonError(
             f"{tokenizer_json} holds up to {items} JSON values, more than the {MAX_ITEMS} a "
-            f"tokenizer.json may (o200k_base's holds about 1.6 million): not a tokenizer.json of "
-            f"a pinned vocab"
+            f"tokenizer.json may (o200k_base's holds about 1.8 million): not a tokenizer.json of "
+            f"a pinned vocab",
+            any_vocab=True,
         )
     try:
         return json.loads(data)
     except RecursionError:
         raise TokenizerJsonError(f"{tokenizer_json} is nested too deeply to be a tokenizer.json "
-                                 f"(a real one is nested 4 levels deep)") from None
+                                 f"(a real one is nested 4 levels deep)", any_vocab=True) from None
     except ValueError as exc:
-        raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}") from None
+        raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}", any_vocab=True) from None
 
 
 def _byte_decoder() -> Dict[int, str]:
@@ -106,7 +117,7 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
     if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(
         model.get("vocab"), dict
     ):
-        raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object")
+        raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object", any_vocab=True)
     if reference is not None and _matches_fingerprint(model["vocab"], pin):
         return read_regular(reference, pin.size, f"the pinned {pin.name}")
     tokens: List[Optional[bytes]] = [None] * pin.ranks
@@ -160,9 +171,11 @@ def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
     (``<cache>/from-tokenizer-json/<key>/<name>.tiktoken``, the key naming the tokenizer.json's
     real path, size, mtime, ctime and inode), so later lookups and processes only re-verify it; a
     cache that cannot be written keeps it in a directory for this process only. A rejection is
-    remembered alike, in this process and beside the kept copy (``<name>.rejected``), so a
-    rejected file is parsed once. A file that cannot be read (missing, a FIFO, a device,
-    permission denied) is rejected and not remembered. Never raises on a bad tokenizer.json.
+    remembered alike, in this process and beside the kept copy (``<name>.rejected``, or
+    ``any.rejected`` for a file that is no tokenizer.json at all, whatever the vocab), so a
+    rejected file is parsed once, and a file that is no tokenizer.json once for every vocab. A
+    file that cannot be read (missing, a FIFO, a device, permission denied) is rejected and not
+    remembered. Never raises on a bad tokenizer.json.
     """
     try:
         st = os.stat(tokenizer)
@@ -176,9 +189,9 @@ def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
     except VocabError:  # no home directory: keep it for this process only
         folder = process_temp_dir() / key
     kept = folder / pin.file
-    remembered = folder / f"{pin.name}.rejected"
+    scopes = (("any", folder / "any.rejected"), (pin.sha256, folder / f"{pin.name}.rejected"))
     with _rejected_lock:
-        reason = _rejected.get((key, pin.sha256))
+        reason = next((_rejected[(key, scope)] for scope, _ in scopes if (key, scope) in _rejected), None)
     if reason is not None:
         return Rebuilt(None, str(tokenizer), reason)
     notes: List[Tuple[str, str]] = []
@@ -190,20 +203,23 @@ def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
             notes.append((place, describe_failure(exc)))
         else:
             return Rebuilt(kept, place)
-    try:
-        reason = read_regular(remembered, _REJECTION_BYTES, "a remembered rejection").decode("utf-8", "replace")
-    except OSError:
-        pass
-    if reason:
-        return _remember(key, pin, reason, f"{tokenizer} (rejected before, remembered in {remembered})", notes)
+    for scope, remembered in scopes:
+        try:
+            reason = read_regular(remembered, _REJECTION_BYTES, "a remembered rejection").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if reason:
+            place = f"{tokenizer} (rejected before, remembered in {remembered})"
+            return _remember(key, scope, reason, place, notes)
     try:
         data = rebuild(tokenizer, pin, reference=_verified_reference(pin))
     except TokenizerJsonError as exc:
+        scope, remembered = scopes[0] if exc.any_vocab else scopes[1]
         try:
             write_atomic(remembered, str(exc).encode("utf-8"))
         except OSError:
             pass  # remembered for this process only
-        return _remember(key, pin, str(exc), str(tokenizer), notes)
+        return _remember(key, scope, str(exc), str(tokenizer), notes)
     except OSError as exc:  # may pass: not remembered
         return Rebuilt(None, str(tokenizer), f"{tokenizer}: {describe_failure(exc)}", tuple(notes), new=True)
     try:
@@ -220,9 +236,9 @@ def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
     return Rebuilt(kept, place, None, tuple(notes))
 
 
-def _remember(key: str, pin: Pin, reason: str, place: str, notes: List[Tuple[str, str]]) -> Rebuilt:
+def _remember(key: str, scope: str, reason: str, place: str, notes: List[Tuple[str, str]]) -> Rebuilt:
     with _rejected_lock:
-        _rejected[(key, pin.sha256)] = reason
+        _rejected[(key, scope)] = reason
     return Rebuilt(None, place, reason, tuple(notes), new=True)
 
 
