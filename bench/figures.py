@@ -44,8 +44,21 @@ def fig_startup(s: Setup, runs: int) -> Figure:
 
     subject, baseline = interleave(runs, start(s.subject_python), start(s.baseline_python),
                                    warmup=max(1, min(5, runs)))
-    return Figure("startup", "interpreter start (python -c pass), registering", "ms", subject, baseline,
-                  "same venv without harmony-vocab", ratio_max=1.03)
+    return Figure("startup", "interpreter start (python -c pass), registration + tiktoken hook", "ms", subject,
+                  baseline, "same venv without harmony-vocab", ratio_max=1.03)
+
+
+def fig_import_many(s: Setup, runs: int) -> Figure:
+    """What the start-up finder costs every later import: 300 small modules, hook on vs off."""
+    directory = s.work / "small-modules"
+
+    def importing(**env: str) -> Callable[[int], float]:
+        return lambda _: s.child(s.subject_python, "import_many.py", [directory, 300], s.env(**env)) * 1e3
+
+    subject, baseline = interleave(runs, importing(), importing(HARMONY_VOCAB_AUTOREGISTER="0"), warmup=2)
+    return Figure("import_many", "importing 300 small modules after start-up, tiktoken hook installed", "ms",
+                  subject, baseline, "same venv, HARMONY_VOCAB_AUTOREGISTER=0 (no hook)", ratio_max=1.01,
+                  note="each run a fresh process: the fastest of 20 rounds of importing them again")
 
 
 def fig_import(s: Setup, runs: int) -> Figure:
@@ -81,7 +94,8 @@ def fig_resolve_repeat(s: Setup, runs: int) -> Figure:
 
 
 def load_figure(s: Setup, runs: int, key: str, subject_call: str, baseline_call: str, baseline_title: str,
-                env: Mapping[str, str], baseline_env: Mapping[str, str]) -> Figure:
+                env: Mapping[str, str], baseline_env: Mapping[str, str], ratio_max: float = 1.05,
+                title: str = "") -> Figure:
     """probes/load_encoding.py's `subject_call` in venv-subject against `baseline_call` in
     venv-baseline; both must encode "hello world" to 2 tokens."""
     subject, baseline = interleave(
@@ -91,7 +105,8 @@ def load_figure(s: Setup, runs: int, key: str, subject_call: str, baseline_call:
         warmup=1,
     )
     argument = {"harmony_vocab.load_harmony_encoding": '"HarmonyGptOss"'}.get(subject_call, '"o200k_base"')
-    return Figure(key, f"{subject_call}({argument})", "ms", subject, baseline, baseline_title, ratio_max=1.05)
+    return Figure(key, title or f"{subject_call}({argument})", "ms", subject, baseline, baseline_title,
+                  ratio_max=ratio_max)
 
 
 def fig_harmony(s: Setup, runs: int) -> Figure:
@@ -105,6 +120,17 @@ def fig_tiktoken(s: Setup, runs: int) -> Figure:
     env = s.env(TIKTOKEN_CACHE_DIR=str(s.tiktoken_cache))
     return load_figure(s, runs, "tiktoken_encoding", "harmony_vocab.tiktoken_encoding", "tiktoken.get_encoding",
                        'tiktoken.get_encoding("o200k_base"), warm tiktoken cache', env, env)
+
+
+def fig_tiktoken_hook(s: Setup, runs: int) -> Figure:
+    """Unmodified tiktoken.get_encoding served by the start-up hook (tiktoken's cache empty)
+    against tiktoken reading the same file from a warm cache of its own."""
+    empty = s.work / "home" / "empty-tiktoken-cache"
+    empty.mkdir(parents=True, exist_ok=True)
+    return load_figure(s, runs, "tiktoken_hook", "tiktoken.get_encoding", "tiktoken.get_encoding",
+                       'tiktoken.get_encoding("o200k_base"), warm tiktoken cache, no harmony-vocab',
+                       s.env(TIKTOKEN_CACHE_DIR=str(empty)), s.env(TIKTOKEN_CACHE_DIR=str(s.tiktoken_cache)),
+                       ratio_max=1.0, title='unmodified tiktoken.get_encoding("o200k_base") through the hook, offline')
 
 
 def fig_model_dir(s: Setup, runs: int) -> List[Figure]:
@@ -248,11 +274,13 @@ Measure = Callable[[Setup, int], Union[Figure, List[Figure]]]
 # key (--only) -> (function, which run count it takes), in the order of the table.
 PLAN: Dict[str, Tuple[Measure, str]] = {
     "startup": (fig_startup, "startup"),
+    "import_many": (fig_import_many, "startup"),
     "import": (fig_import, "default"),
     "resolve_first": (fig_resolve_first, "default"),
     "resolve_repeat": (fig_resolve_repeat, "default"),
     "harmony_load": (fig_harmony, "default"),
     "tiktoken_encoding": (fig_tiktoken, "default"),
+    "tiktoken_hook": (fig_tiktoken_hook, "default"),
     "model_dir": (fig_model_dir, "default"),
     "wheel_size": (fig_wheel_size, "default"),
     "wheel_build": (fig_wheel_build, "build"),

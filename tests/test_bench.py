@@ -22,11 +22,13 @@ SCRIPT = BENCH / "bench.py"
 # Every figure of the table, with the title the printed table shows for it.
 FIGURES = {
     "startup": "interpreter start",
+    "import_many": "300 small modules",
     "import": "import harmony_vocab",
     "resolve_first": "first call in a process",
     "resolve_repeat": "repeated in the same process",
     "harmony_load": "load_harmony_encoding",
     "tiktoken_encoding": "tiktoken_encoding",
+    "tiktoken_hook": "through the hook",
     "model_dir_first": "tokenizer.json",
     "model_dir_second": "second process",
     "wheel_size": "wheel size",
