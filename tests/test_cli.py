@@ -966,7 +966,8 @@ def test_wheel_fetch_without_requests_names_the_extra(wheel_venv: Path, tmp_path
 def test_wheel_doctor(full_venv: Path, tmp_path: Path) -> None:
     text = hvw(full_venv, tmp_path, "doctor").stdout
     assert text.startswith(f"harmony-vocab {harmony_vocab.__version__} at ")
-    assert "openai-harmony 0.0.8" in text and "no network needed" in text
+    assert "openai-harmony 0.0.8" in text and "ok: every installed tool loads every vocab offline" in text
+    assert "tiktoken start-up hook: active" in text
     report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json").stdout)
     data = site_data(full_venv)
     assert report["harmony_vocab"]["location"] == str(data.parent)
@@ -977,10 +978,11 @@ def test_wheel_doctor(full_venv: Path, tmp_path: Path) -> None:
     assert reg["startup_selection"] == {"tier": "package", "directory": str(data)}
     for name, vocab in report["vocabs"].items():
         assert (vocab["ok"], vocab["tier"], vocab["network_needed"]) == (True, "package", False)
-        assert vocab["openai_harmony"]["status"] == "offline"
-        assert vocab["tiktoken"]["status"] == "network"
-    # Registration switched off: openai-harmony would download; harmony-vocab itself still works.
-    report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json", HARMONY_VOCAB_AUTOREGISTER="0").stdout)
+        assert vocab["openai_harmony"]["status"] == ("offline" if name == "o200k_base" else "not used")
+        assert vocab["tiktoken"]["status"] == "offline"
+    # Registration switched off: openai-harmony and tiktoken would download (exit 1); harmony-vocab
+    # itself still works.
+    report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json", code=1, HARMONY_VOCAB_AUTOREGISTER="0").stdout)
     reg = report["registration"]
     assert (reg["enabled"], reg["tiktoken_encodings_base"], reg["set_by_registration"]) == (False, None, False)
     assert report["vocabs"]["o200k_base"]["openai_harmony"]["status"] == "network"

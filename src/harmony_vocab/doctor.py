@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from .checks import check
 
-PROG = "harmony-vocab"
+from .console import PROG
 
 OK_STATUSES = ("offline", "not installed", "not used")
 """What an unmodified openai-harmony or tiktoken may be predicted to do in a healthy setup."""
