@@ -233,3 +233,14 @@ def run_python(venv: Path, home: Path, code: str, check: bool = True, **env: str
     """Run `code` with the venv's interpreter, offline (loopback only), in a clean environment
     whose HOME and TMPDIR are inside `home`, plus `env`."""
     return run(offline([venv_python(venv), "-c", code]), env=clean_env(home, **env), check=check)
+
+
+# A program that uses only unmodified openai-harmony, for the frozen app and the no-.pth tests.
+HARMONY_APP = """\
+from openai_harmony import HarmonyEncodingName, load_harmony_encoding
+
+enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+print("openai-harmony:", enc.name, enc.encode("Frozen, offline: ça marche."))
+"""
+# What openai-harmony says when it has to download the vocab and cannot.
+HARMONY_DOWNLOAD_FAILED = "failed to download or load vocab file"

@@ -656,7 +656,8 @@ def test_doctor_json_shape_and_what_unmodified_tools_would_do(
     r = hv(capsys, "doctor", "--json")
     assert r.code == 1, r.out  # without the hook, tiktoken would download cl100k_base
     report = r.json()
-    assert set(report) == {"ok", "harmony_vocab", "python", "packages", "registration", "download", "vocabs"}
+    assert set(report) == {"ok", "harmony_vocab", "python", "packages", "registration", "download", "vocabs",
+                           "situation"}
     assert report["harmony_vocab"]["version"] == harmony_vocab.__version__
     assert set(report["packages"]) == {"openai-harmony", "tiktoken", "requests"}
     assert set(report["registration"]) == {

@@ -16,20 +16,11 @@ from typing import Callable, Dict, Iterator
 import pytest
 
 from harmony_vocab.pins import PINS
-from support import clean_env, offline, run, sha256_file, venv_python
+from support import HARMONY_APP as APP, HARMONY_DOWNLOAD_FAILED, clean_env, offline, run, sha256_file, venv_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PYINSTALLER = "pyinstaller>=6"
-
-APP = textwrap.dedent(
-    """
-    from openai_harmony import HarmonyEncodingName, load_harmony_encoding
-
-    enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
-    print("openai-harmony:", enc.name, enc.encode("Frozen, offline: ça marche."))
-    """
-)
 
 # harmony-vocab's own API in an app frozen without its hooks: no vocab files in the app.
 EXPLICIT_APP = textwrap.dedent(
@@ -95,7 +86,7 @@ def test_control_frozen_without_our_hooks_the_app_downloads_and_fails(without_ou
     assert not list(app.parent.glob("_internal/harmony_vocab"))
     proc = run_offline(app, tmp_path / "home")
     assert proc.returncode != 0
-    assert "failed to download or load vocab file" in proc.stderr, proc.stderr
+    assert HARMONY_DOWNLOAD_FAILED in proc.stderr, proc.stderr
 
 
 def test_frozen_app_without_the_vocab_advises_a_rebuild_not_pip(without_our_hooks: Path, tmp_path: Path) -> None:

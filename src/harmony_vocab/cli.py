@@ -61,8 +61,12 @@ JSON_SHAPES: Dict[str, str] = {
  "vocabs": {name: {"ok": bool, "tier": str|null, "path": str|null, "network_needed": bool,
    "error": str|null, "warnings": [str, ...],
    "openai_harmony": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str},
-   "tiktoken": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str}}, ...}}
-(status tells whether an unmodified openai-harmony / tiktoken would load that vocab offline)""",
+   "tiktoken": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str}}, ...},
+ "situation": {"kind": "site"|"frozen"|"no-site"|"not-site-dir"|"zip"|"no-pth", "explanation": str,
+   "fix": str|null, "fix_shell": str|null, "fix_program": str|null}}
+(status tells whether an unmodified openai-harmony / tiktoken would load that vocab offline; where
+the start-up registration could not run, fix says what to do: fix_shell, a line to run before
+starting the program, or fix_program, a call to put at the top of the program)""",
 }
 
 
@@ -213,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("doctor", commands.cmd_doctor, "One screen on this installation: versions, "
             "start-up registration, and where each vocab comes from.",
-            "Exit 1 if a vocab has no verified copy reachable without the network.")
+            "Exit 1 if a vocab has no verified copy reachable without the network, or if an installed "
+            "openai-harmony or tiktoken would download one (as where the start-up registration could not "
+            "run: python -S, PYTHONPATH or --target installs, a zipapp).")
     _add_json(p)
     return parser
 

@@ -89,6 +89,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     from .errors import VocabError, VocabNotFoundError, redact_url
     from .pins import VOCABS, get_pin
     from .resolution import registered_by_us, resolve
+    from .situation import situation
 
     from _harmony_vocab_startup import TiktokenFinder, registration_enabled, startup_selection
 
@@ -140,6 +141,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
         cache: Optional[str] = str(loc.cache_dir())
     except VocabError:
         cache = None
+    where = situation(pth_ran)
     return {
         "ok": ok,
         "harmony_vocab": {"version": harmony_vocab.__version__, "location": str(package_dir),
@@ -161,6 +163,8 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
         "download": {"allowed": allowed, "base_url": redact_url(os.environ.get(loc.ENV_BASE_URL) or "") or None,
                      "cache_dir": cache},
         "vocabs": vocabs,
+        "situation": {"kind": where.kind, "explanation": where.explanation, "fix": where.fix,
+                      "fix_shell": where.shell, "fix_program": where.program},
     }
 
 
@@ -176,6 +180,10 @@ def format_doctor(report: Dict[str, Any]) -> str:
         + f"; HARMONY_VOCAB_AUTOREGISTER={reg['autoregister'] if reg['autoregister'] is not None else '(unset)'}"
         + (" (enabled)" if reg["enabled"] else " (disabled)"),
     ]
+    if not reg["ran_at_startup"]:
+        lines.append(f"the registration could not run: {report['situation']['explanation']}")
+        if report["situation"]["fix"]:
+            lines.append(f"  fix: {report['situation']['fix']}")
     if reg["tiktoken_encodings_base"]:
         how = (f"set by harmony-vocab's registration, {reg['registered_tier']} tier"
                if reg["set_by_registration"] else "set by the environment")

@@ -13,18 +13,27 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-REGISTER_FIX = "call harmony_vocab.register() at the top of the program"
+REGISTER = "harmony_vocab.register()"
 
 
 @dataclass(frozen=True)
 class Situation:
     """`kind`: ``frozen``, ``site`` (the .pth ran), ``no-site`` (``python -S``), ``not-site-dir``
-    (``PYTHONPATH`` / ``--target``), ``zip`` or ``no-pth``; `explanation`: one sentence; `fix`: the
-    one line that makes openai-harmony find the vocab, None when the registration ran."""
+    (``PYTHONPATH`` / ``--target``), ``zip`` or ``no-pth``; `explanation`: one sentence. Where the
+    registration could not run, the fix: `shell` (a line to run before starting the program) and
+    `program` (a call to put at the top of the program); both None when it ran."""
 
     kind: str
     explanation: str
-    fix: Optional[str]
+    shell: Optional[str] = None
+    program: Optional[str] = None
+
+    @property
+    def fix(self) -> Optional[str]:
+        """The fix as one line of text, or None."""
+        fixes = [f"{self.shell} (before starting the program)" if self.shell else "",
+                 f"{self.program} at the top of the program" if self.program else ""]
+        return ", or ".join(filter(None, fixes)) or None
 
 
 def frozen() -> bool:
@@ -48,9 +57,8 @@ def _site_dirs() -> "set[str]":
     return {os.path.realpath(d) for d in dirs}
 
 
-def _env_fix() -> str:
-    python = shlex.quote(sys.executable or "python")
-    return f'eval "$({python} -m harmony_vocab env)" before starting the program, or {REGISTER_FIX}'
+def _env_line() -> str:
+    return f'eval "$({shlex.quote(sys.executable or "python")} -m harmony_vocab env)"'
 
 
 def situation(registration_ran: bool) -> Situation:
@@ -59,25 +67,24 @@ def situation(registration_ran: bool) -> Situation:
     if frozen():
         if registration_ran:
             return Situation("frozen", "a frozen app: harmony-vocab's PyInstaller runtime hook ran the "
-                             "registration", None)
+                             "registration")
         return Situation("frozen", "a frozen app built without harmony-vocab's PyInstaller hooks: no "
-                         "registration ran", f"rebuild it with harmony-vocab installed where PyInstaller "
-                         f"runs, or {REGISTER_FIX}")
+                         "registration ran; rebuild it with harmony-vocab installed where PyInstaller runs")
     if registration_ran:
-        return Situation("site", "the .pth ran at start-up", None)
+        return Situation("site", "the .pth ran at start-up")
     package = _package_dir()
     if not os.path.isdir(package):
         return Situation("zip", f"harmony_vocab is imported from a zip ({package}): Python reads no "
-                         ".pth file there", REGISTER_FIX)
+                         ".pth file there", program=REGISTER)
     if sys.flags.no_site:
-        return Situation("no-site", "python -S: Python read no .pth file at start-up", _env_fix())
+        return Situation("no-site", "python -S: Python read no .pth file at start-up", _env_line(), REGISTER)
     parent = os.path.dirname(package)
     if os.path.realpath(parent) not in _site_dirs():
         return Situation("not-site-dir", f"harmony_vocab is imported from {parent}, which is not a site "
                          "directory (PYTHONPATH, pip install --target or --prefix): Python reads no .pth "
-                         "file there", _env_fix())
-    return Situation("no-pth", f"harmony_vocab.pth did not run (is it in {parent}?)",
-                     f"reinstall harmony-vocab from its wheel, or {_env_fix()}")
+                         "file there", _env_line(), REGISTER)
+    return Situation("no-pth", f"harmony_vocab.pth did not run (reinstall harmony-vocab from its wheel to "
+                     f"put it in {parent})", _env_line(), REGISTER)
 
 
 def restore_advice() -> str:
