@@ -1,9 +1,10 @@
-"""A real PyInstaller one-folder build of a program that uses only unmodified openai-harmony: the
-frozen app loads the GPT-OSS encoding offline through harmony-vocab's hooks, found by PyInstaller
-through the wheel's ``pyinstaller40`` entry point (issue 11); with that entry point removed it
-fails (the control), and harmony-vocab's own errors give advice that fits a frozen app.
+"""Real PyInstaller one-folder builds of programs that use only unmodified openai-harmony or only
+unmodified tiktoken: the frozen apps load the GPT-OSS vocab offline through harmony-vocab's hooks,
+found by PyInstaller through the wheel's ``pyinstaller40`` entry point (issue 11); with that entry
+point removed they fail (the controls), and harmony-vocab's own errors give advice that fits a
+frozen app.
 
-Slow (three PyInstaller builds): run by nox on the default Python only.
+Slow (five PyInstaller builds): run by nox on the default Python only.
 """
 
 from __future__ import annotations
@@ -11,16 +12,29 @@ from __future__ import annotations
 import subprocess
 import textwrap
 from pathlib import Path
-from typing import Callable, Dict, Iterator
+from typing import Callable, Dict, Iterator, Sequence
 
 import pytest
 
 from harmony_vocab.pins import PINS
-from support import HARMONY_APP as APP, HARMONY_DOWNLOAD_FAILED, clean_env, offline, run, sha256_file, venv_python
+from support import HARMONY_APP, HARMONY_DOWNLOAD_FAILED, clean_env, offline, run, sha256_file, venv_python
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PYINSTALLER = "pyinstaller>=6"
+
+TIKTOKEN_APP = textwrap.dedent(
+    """
+    import tiktoken
+
+    enc = tiktoken.get_encoding("o200k_base")
+    print("tiktoken:", enc.name, enc.encode("Frozen, offline: ça marche."))
+    """
+)
+
+# tiktoken finds its encodings by listing tiktoken_ext at run time, which PyInstaller cannot see:
+# without our hooks a user names the plugin module by hand (else: "Unknown encoding o200k_base").
+TIKTOKEN_PLUGIN = ("--hidden-import", "tiktoken_ext.openai_public")
 
 # harmony-vocab's own API in an app frozen without its hooks: no vocab files in the app.
 EXPLICIT_APP = textwrap.dedent(
@@ -53,12 +67,12 @@ def without_our_hooks(freezer: Path) -> Iterator[Path]:
         entry_points.write_text(original)
 
 
-def freeze(venv: Path, work: Path, source: str) -> Path:
+def freeze(venv: Path, work: Path, source: str, *options: str) -> Path:
     """``pyinstaller --onedir app.py``, as a user runs it; returns the app's executable."""
     work.mkdir()
     (work / "app.py").write_text(source)
     run([venv / "bin" / "pyinstaller", "--noconfirm", "--onedir", "--distpath", work / "dist",
-         "--workpath", work / "build", "--specpath", work, work / "app.py"],
+         "--workpath", work / "build", "--specpath", work, *options, work / "app.py"],
         env=clean_env(work / "build-home"), cwd=work)
     return work / "dist" / "app" / "app"
 
@@ -68,25 +82,34 @@ def run_offline(app: Path, home: Path) -> subprocess.CompletedProcess:
     return run(offline([app]), env=clean_env(home), check=False)
 
 
-def test_frozen_app_loads_the_gpt_oss_encoding_offline(freezer: Path, tmp_path: Path) -> None:
-    app = freeze(freezer, tmp_path / "frozen", APP)
+@pytest.mark.parametrize(("source", "output"), [
+    (HARMONY_APP, "openai-harmony: HarmonyGptOss ["),
+    (TIKTOKEN_APP, "tiktoken: o200k_base ["),
+], ids=["openai-harmony", "tiktoken"])
+def test_frozen_app_loads_the_gpt_oss_vocab_offline(freezer: Path, tmp_path: Path, source: str, output: str) -> None:
+    app = freeze(freezer, tmp_path / "frozen", source)
     for pin in PINS.values():  # the hook collected the verified vocab files
         (copy,) = app.parent.glob(f"_internal/harmony_vocab/data/{pin.file}")
         assert sha256_file(copy) == pin.sha256
     proc = run_offline(app, tmp_path / "home")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # The same tokens as the program run unfrozen in the venv (where the .pth registers).
-    (tmp_path / "plain.py").write_text(APP)
+    (tmp_path / "plain.py").write_text(source)
     plain = run(offline([venv_python(freezer), tmp_path / "plain.py"]), env=clean_env(tmp_path / "home-plain"))
-    assert proc.stdout == plain.stdout and proc.stdout.startswith("openai-harmony: HarmonyGptOss [")
+    assert proc.stdout == plain.stdout and proc.stdout.startswith(output)
 
 
-def test_control_frozen_without_our_hooks_the_app_downloads_and_fails(without_our_hooks: Path, tmp_path: Path) -> None:
-    app = freeze(without_our_hooks, tmp_path / "frozen", APP)
+@pytest.mark.parametrize(("source", "options", "failure"), [
+    (HARMONY_APP, (), HARMONY_DOWNLOAD_FAILED),
+    (TIKTOKEN_APP, TIKTOKEN_PLUGIN, "Failed to resolve 'openaipublic.blob.core.windows.net'"),
+], ids=["openai-harmony", "tiktoken"])
+def test_control_frozen_without_our_hooks_the_app_downloads_and_fails(
+        without_our_hooks: Path, tmp_path: Path, source: str, options: Sequence[str], failure: str) -> None:
+    app = freeze(without_our_hooks, tmp_path / "frozen", source, *options)
     assert not list(app.parent.glob("_internal/harmony_vocab"))
     proc = run_offline(app, tmp_path / "home")
     assert proc.returncode != 0
-    assert HARMONY_DOWNLOAD_FAILED in proc.stderr, proc.stderr
+    assert failure in proc.stderr, proc.stderr
 
 
 def test_frozen_app_without_the_vocab_advises_a_rebuild_not_pip(without_our_hooks: Path, tmp_path: Path) -> None:

@@ -227,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[IO[str]] = None,
          stderr: Optional[IO[str]] = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
-    pth_ran = "_harmony_vocab_startup" in sys.modules
+    from .situation import registration_ran
+
+    pth_ran = registration_ran()
     io = Io(Output(stdout or sys.stdout), Messages(stderr or sys.stderr))
     if io.out.stream is None:  # started with stdout closed (>&-): refuse before doing anything
         error(STDOUT_CLOSED, io.err)

@@ -61,6 +61,14 @@ def _env_line() -> str:
     return f'eval "$({shlex.quote(sys.executable or "python")} -m harmony_vocab env)"'
 
 
+def registration_ran() -> bool:
+    """True once ``_harmony_vocab_startup.run()`` was called in this process: by the .pth line at
+    start-up or by a frozen app's runtime hook (importing the module is not enough: the package
+    itself imports it)."""
+    startup = sys.modules.get("_harmony_vocab_startup")
+    return bool(getattr(startup, "_ran", False))
+
+
 def situation(registration_ran: bool) -> Situation:
     """This process's situation; `registration_ran`: the start-up module was imported before
     the caller's own imports (by the .pth line or PyInstaller's runtime hook)."""
