@@ -71,7 +71,8 @@ def check_tokenizer_json(tier: Optional[str], path: Path, names: Sequence[str]) 
         rebuilt = rebuilt_copy(path, get_pin(name))
         if rebuilt.path is not None:
             return Check(tier, name, str(path), "ok", f"rebuilds into the pinned {name} vocab")
-        reasons.append((name, str(rebuilt.rejection)))
+        reason = str(rebuilt.rejection)
+        reasons.append((name, reason[len(f"{path}: "):] if reason.startswith(f"{path}: ") else reason))
     if len({reason for _, reason in reasons}) == 1:  # not about one vocab: said once
         return Check(tier, None, str(path), "failed", reasons[0][1])
     detail = "; ".join(f"{name}: {reason}" for name, reason in reasons)

@@ -86,11 +86,10 @@ def check_cache_dir(directory: Path, var: str, reader: str) -> None:
                             f"either; remove it, or {_advice(directory, var, reader)}")
     if shared and st.st_uid != me:
         raise CacheDirError(
-            f"{directory} belongs to {_owner(st.st_uid)}, not to you ({_owner(me)}), in the shared "
-            f"directory {parent}: not written into; {_advice(directory, var, reader)}")
+            f"{directory} belongs to {_owner(st.st_uid)} and you are {_owner(me)}: in the shared "
+            f"directory {parent} only a directory of your own is written into; {_advice(directory, var, reader)}")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise CacheDirError(f"{directory} is not writable by you ({_owner(me)}); "
-                            f"{_advice(directory, var, reader)}")
+        raise CacheDirError(f"{directory} is not writable by you, {_owner(me)}; {_advice(directory, var, reader)}")
 
 
 def _seed(directory: Path, names: Iterable[str], var: str, reader: str, **lookup: object) -> List[Path]:
