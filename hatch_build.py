@@ -119,8 +119,6 @@ def load_manifest(path: Path) -> Dict[str, Dict[str, Any]]:
 def render_pins(vocabs: Mapping[str, Mapping[str, Any]]) -> str:
     """The generated part of src/_harmony_vocab_startup.py: the pins of these manifest entries,
     plus each one's cache name (the sha1 of its canonical URL)."""
-    import hashlib
-
     lines = [BEGIN_GENERATED.rstrip("\n"), 'PINS: "Dict[str, Dict[str, Any]]" = {']
     for name, entry in vocabs.items():
         lines.append(f'    "{name}": {{')
@@ -130,7 +128,7 @@ def render_pins(vocabs: Mapping[str, Mapping[str, Any]]) -> str:
                 lines.append(f'        "{key}": ' + (f'"{value}"' if isinstance(value, str) else str(value)) + ",")
         urls = "".join(f'"{u}", ' for u in entry["urls"]).rstrip(" ")
         lines.append(f'        "urls": ({urls}),')
-        lines.append(f'        "cache_key": "{hashlib.sha1(entry["urls"][0].encode()).hexdigest()}",')
+        lines.append(f'        "cache_key": "{_package().pins.url_cache_name(entry["urls"][0])}",')
         lines.append("    },")
     lines += ["}", END_GENERATED]
     return "\n".join(lines)
@@ -254,11 +252,25 @@ def prepare(root: Path = ROOT, environ: Optional[Mapping[str, str]] = None, log:
         }
     except hv.errors.FetchError as exc:
         raise BuildSetupError(str(exc)) from None
-    return [
+    placed = [
         obtain(pin, root / DATA_DIR, source_dir=source_dir, cache_dir=cache, offline=offline,
                urls=url_lists[name], log=log, fetch_options={"deadline": deadline})
         for name, pin in pins.items()
     ]
+    for path, (name, entry) in zip(placed, vocabs.items()):
+        check_sample(path, name, entry, root / MANIFEST)
+    return placed
+
+
+def check_sample(path: Path, name: str, entry: Mapping[str, Any], manifest: Path) -> None:
+    """Raise `BuildSetupError` unless the manifest's ``sample`` of `name` is the verified file's:
+    a wrong one would make every start-up pass the bundled copy over, silently."""
+    startup = _package().startup
+    data = path.read_bytes()
+    actual = b"".join(data[o:o + startup.SAMPLE_BYTES] for o in startup.sample_offsets(len(data))).hex()
+    if actual != entry["sample"]:
+        raise BuildSetupError(f"{manifest}: [vocab.{name}]: sample is not the verified {path.name}'s "
+                              f"bytes: expected sample = \"{actual}\"")
 
 
 def recompress(archive: Path, level: int = 9) -> None:

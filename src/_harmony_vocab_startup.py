@@ -86,7 +86,8 @@ STRICT, WARN, QUIET = "strict", "warn", "quiet"
 """How a candidate that fails is treated: an error (explicit), reported in the trace and a
 warning (a setting that points somewhere wrong), or only reported in the trace."""
 
-_FALSE = ("0", "false", "no", "off")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
 
 
 def env_value(environ: "Environ", var: str) -> "str | None":
@@ -95,9 +96,32 @@ def env_value(environ: "Environ", var: str) -> "str | None":
     return value if value else None
 
 
-def user_path(value: "str | os.PathLike[str]") -> str:
-    """A path a user gave: ``~`` expanded, made absolute (what we hand on must survive chdir)."""
-    return os.path.abspath(os.path.expanduser(value))
+def user_path(environ: "Environ", value: "str | os.PathLike[str]") -> str:
+    """A path a user gave: a leading ``~`` expanded (from `environ`'s HOME), made absolute
+    (what we hand on must survive a chdir)."""
+    text = os.fspath(value)
+    if text == "~" or text.startswith("~/"):
+        base = home(environ)
+        if base:
+            text = base + text[1:]
+    return absolute(os.path.expanduser(text))
+
+
+def absolute(path: "str | os.PathLike[str]") -> str:
+    """`path` made absolute; left relative (and so not found) when the current directory is gone."""
+    try:
+        return os.path.abspath(path)
+    except OSError:
+        return os.path.normpath(path)
+
+
+def flag(environ: "Environ", var: str, default: bool) -> "bool | None":
+    """A boolean setting: `default` when unset, None when its value is not a boolean word."""
+    value = environ.get(var)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    return True if lowered in TRUE_WORDS else False if lowered in FALSE_WORDS else None
 
 
 def home(environ: "Environ") -> "str | None":
@@ -117,7 +141,7 @@ def user_cache_root(environ: "Environ") -> "str | None":
     """``$XDG_CACHE_HOME``, else ``~/.cache``; None without a home directory."""
     xdg = env_value(environ, "XDG_CACHE_HOME")
     if xdg:
-        return user_path(xdg)
+        return user_path(environ, xdg)
     base = home(environ)
     return os.path.join(base, ".cache") if base else None
 
@@ -127,18 +151,20 @@ def cache_dir(environ: "Environ") -> "str | None":
     else ``~/.cache/harmony-vocab``; None when none of them can be known."""
     explicit = env_value(environ, ENV_CACHE_DIR)
     if explicit:
-        return user_path(explicit)
+        return user_path(environ, explicit)
     root = user_cache_root(environ)
     return os.path.join(root, "harmony-vocab") if root else None
 
 
 def harmony_cache_dir(environ: "Environ") -> str:
-    """openai-harmony's download cache: ``$TIKTOKEN_RS_CACHE_DIR``, else Rust's
-    ``std::env::temp_dir()`` (``$TMPDIR``, else ``/tmp``) joined with ``tiktoken-rs-cache``."""
-    explicit = env_value(environ, TIKTOKEN_RS_CACHE_DIR)
-    if explicit:
-        return explicit
-    return os.path.join(environ.get("TMPDIR") or "/tmp", "tiktoken-rs-cache")
+    """openai-harmony's download cache, as its Rust code reads it: ``$TIKTOKEN_RS_CACHE_DIR``,
+    else ``std::env::temp_dir()`` (``$TMPDIR``, else ``/tmp``) joined with ``tiktoken-rs-cache``;
+    a variable set but empty is the current directory there, and so here."""
+    explicit = environ.get(TIKTOKEN_RS_CACHE_DIR)
+    if explicit is not None:
+        return absolute(explicit)
+    tmp = environ.get("TMPDIR")
+    return absolute(os.path.join("/tmp" if tmp is None else tmp, "tiktoken-rs-cache"))
 
 
 def tiktoken_cache_dir(environ: "Environ") -> str:
@@ -155,19 +181,19 @@ def tiktoken_cache_dir(environ: "Environ") -> str:
 def hf_hub_cache(environ: "Environ") -> "str | None":
     """The Hugging Face hub cache, found as ``huggingface_hub.constants`` finds it:
     ``HF_HUB_CACHE``, ``HUGGINGFACE_HUB_CACHE``, ``$HF_HOME/hub``,
-    ``$XDG_CACHE_HOME/huggingface/hub``, ``~/.cache/huggingface/hub``; None without a home."""
-    for var in HF_HUB_CACHE_VARS:
-        value = env_value(environ, var)
-        if value:
-            return hf_path(environ, value)
-    hf_home = env_value(environ, "HF_HOME")
-    if hf_home:
-        return os.path.join(hf_path(environ, hf_home), "hub")
-    xdg = env_value(environ, "XDG_CACHE_HOME")
-    if xdg:
-        return os.path.join(hf_path(environ, xdg), "huggingface", "hub")
-    base = home(environ)
-    return os.path.join(base, ".cache", "huggingface", "hub") if base else None
+    ``$XDG_CACHE_HOME/huggingface/hub``, ``~/.cache/huggingface/hub`` (a variable set but empty
+    counts as set, as there); None without a home directory to start from."""
+    hf_home = environ.get("HF_HOME")
+    if hf_home is None:
+        xdg = environ.get("XDG_CACHE_HOME")
+        base = home(environ)
+        if xdg is None and base is not None:
+            xdg = os.path.join(base, ".cache")
+        hf_home = None if xdg is None else os.path.join(xdg, "huggingface")
+    default = None if hf_home is None else os.path.join(hf_path(environ, hf_home), "hub")
+    legacy = environ.get(HF_HUB_CACHE_VARS[1], default)
+    hub = environ.get(HF_HUB_CACHE_VARS[0], legacy)
+    return None if hub is None else hf_path(environ, hub)
 
 
 def hf_path(environ: "Environ", value: str) -> str:
@@ -179,7 +205,7 @@ def hf_path(environ: "Environ", value: str) -> str:
 
         value = re.sub(r"\$(\w+|\{[^}]*\})",
                        lambda m: environ.get(m.group(1).strip("{}"), m.group(0)), value, flags=re.ASCII)
-    return os.path.abspath(value)
+    return absolute(value)
 
 
 def file_env_var(name: str) -> str:
@@ -201,8 +227,9 @@ def registered_by_us(environ: "Environ") -> "tuple[str, str] | None":
 
 
 def registration_enabled(environ: "Environ") -> bool:
-    """False when ``HARMONY_VOCAB_AUTOREGISTER`` is 0 / false / no / off."""
-    return environ.get(ENV_AUTOREGISTER, "1").strip().lower() not in _FALSE
+    """False when ``HARMONY_VOCAB_AUTOREGISTER`` is 0 / false / no / off (or empty); a value that
+    is no boolean leaves it on (start-up never fails; doctor names the value)."""
+    return flag(environ, ENV_AUTOREGISTER, True) is not False
 
 
 # ------------------------------------------------------------------------------ the places
@@ -239,7 +266,7 @@ def model_roots(model_dir: str, environ: "Environ") -> "tuple[list[str], str]":
     A directory is its own root. An ``org/name`` repo id is looked up in the local hub cache with
     no network: ``models--org--name/snapshots/<rev>/``, the revision named in ``refs/main`` first,
     then the others by name. `how` says what was found (or why nothing was)."""
-    path = user_path(model_dir)
+    path = user_path(environ, model_dir)
     if os.path.isdir(path):
         return [path], "directory"
     parts = model_dir.split("/")
@@ -262,13 +289,35 @@ def model_roots(model_dir: str, environ: "Environ") -> "tuple[list[str], str]":
     return [os.path.join(snapshots, r) for r in ordered], "Hugging Face cache " + repo
 
 
+# Opening never blocks (a FIFO without a writer opens at once), never takes a terminal, and the
+# descriptor is not inherited.
+READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+              | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+
+
+def open_regular(path: str) -> int:
+    """A descriptor open for reading on `path`, if it is a regular file (a symlink is followed).
+
+    The path is stat-ed first, so a device is never opened (opening some has side effects), then
+    opened without blocking and fstat-ed: a path swapped for a FIFO in between cannot hang us.
+    Raises `IsADirectoryError`, or `OSError` with errno EINVAL for anything else not regular."""
+    st = os.stat(path)
+    fd = -1
+    if (st.st_mode & 0o170000) == 0o100000:
+        fd = os.open(path, READ_FLAGS)
+        opened = os.fstat(fd)
+        if (opened.st_mode & 0o170000) == 0o100000 and (opened.st_dev, opened.st_ino) == (st.st_dev, st.st_ino):
+            return fd
+        os.close(fd)
+    if (st.st_mode & 0o170000) == 0o040000:
+        raise IsADirectoryError(21, "is a directory, expected a file", path)
+    raise OSError(22, "not a regular file", path)
+
+
 def _read_small(path: str, limit: int) -> bytes:
-    """The first `limit` bytes of the regular file `path`: opened without blocking, so a FIFO or
-    device is refused (OSError), never waited on."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    """The first `limit` bytes of the regular file `path` (see `open_regular`)."""
+    fd = open_regular(path)
     try:
-        if (os.fstat(fd).st_mode & 0o170000) != 0o100000:
-            raise OSError(22, "not a regular file", path)
         return os.read(fd, limit)
     finally:
         os.close(fd)
@@ -297,7 +346,9 @@ def _model_places(pin: "Pin", model_dir: str, source: str, environ: "Environ") -
     tokenizers = [t for t in tokenizers if os.path.lexists(t)]
     for tokenizer in tokenizers:
         yield Place("model", tokenizer, tokenizer, kind="tokenizer.json", on_failure=WARN)
-    if found and not tokenizers:
+    holds_any = any(os.path.lexists(os.path.join(d, p["file"])) for d in dirs for p in PINS.values())
+    if (found or holds_any) and not tokenizers:
+        # a model directory for another vocab (GPT-OSS ships o200k only): nothing to warn about
         yield Place("model", os.path.join(model_dir, "**", "tokenizer.json"), outcome="none found")
     elif not tokenizers:
         where = ", ".join((sub or ".") + "/" for sub in MODEL_SUBDIRS)
@@ -320,10 +371,10 @@ def places(name: str, environ: "Environ" = os.environ, vocab_path: "PathArg" = N
     pin = PINS[name] if pin is None else pin
     file = pin["file"]
     if vocab_path:
-        path = user_path(vocab_path)
+        path = user_path(environ, vocab_path)
         yield Place("explicit", "vocab_path=" + str(vocab_path), path, on_failure=STRICT)
     elif vocab_dir:
-        path = os.path.join(user_path(vocab_dir), file)
+        path = os.path.join(user_path(environ, vocab_dir), file)
         yield Place("explicit", "vocab_dir: " + path, path, on_failure=STRICT, registrable=True)
     else:
         yield Place("explicit", "vocab_path / vocab_dir", outcome="not given")
@@ -331,7 +382,7 @@ def places(name: str, environ: "Environ" = os.environ, vocab_path: "PathArg" = N
     var = file_env_var(name)
     value = env_value(environ, var)
     if value:
-        path = user_path(value)
+        path = user_path(environ, value)
         yield Place("environment", "%s=%s" % (var, value), path, on_failure=WARN,
                     registrable=os.path.basename(path) == file)
     else:
@@ -345,7 +396,7 @@ def places(name: str, environ: "Environ" = os.environ, vocab_path: "PathArg" = N
                     outcome="set by harmony-vocab's start-up registration, not by the environment: "
                             "the file comes from the %s tier, looked at below" % registered[0])
     else:
-        path = os.path.join(user_path(base), file)
+        path = os.path.join(absolute(base), file)  # no ~ expansion: openai-harmony reads it as it is
         yield Place("environment", "%s: %s" % (TIKTOKEN_ENCODINGS_BASE, path), path, on_failure=WARN,
                     registrable=True)
 
@@ -411,12 +462,11 @@ def looks_pinned(path: str, pin: "Pin") -> bool:
     single changed byte between the samples is left to the full sha256 check of whoever reads
     the file (resolve, openai-harmony, tiktoken)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = open_regular(path)
     except (OSError, ValueError):
         return False
     try:
-        st = os.fstat(fd)
-        if (st.st_mode & 0o170000) != 0o100000 or st.st_size != pin["size"]:
+        if os.fstat(fd).st_size != pin["size"]:
             return False
         got = []
         for offset in sample_offsets(pin["size"]):
@@ -482,13 +532,18 @@ def run() -> None:
         return
     _ran = True
     try:
-        environ = os.environ
-        if not registration_enabled(environ):
+        if not registration_enabled(os.environ):
             return
-        register(environ)
+    except Exception:  # never fail an interpreter's start
+        return
+    try:
+        register(os.environ)
+    except Exception:
+        pass
+    try:
         if not any(isinstance(f, TiktokenFinder) for f in sys.meta_path):
             sys.meta_path.insert(0, TiktokenFinder())
-    except Exception:  # never fail an interpreter's start
+    except Exception:
         pass
 
 

@@ -596,3 +596,18 @@ def test_recompress_keeps_every_member_and_shrinks_the_archive(tmp_path: Path) -
     assert vocab.compress_size == len(level9.compress(payload) + level9.flush())
     assert archive.stat().st_size < before
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_a_sample_that_is_not_the_files_bytes_fails_the_build(project: Project) -> None:
+    """The start-up check compares the pinned sample: a wrong one would pass every bundled copy
+    over at every start, silently."""
+    pin, data = project.vocabs["o200k_base"]
+    entries = {n: entry_of(p) for n, (p, _) in project.vocabs.items()}
+    entries["o200k_base"]["sample"] = ("0" if pin.sample[0] != "0" else "1") + pin.sample[1:]
+    write_manifest(project.root / "vocab_manifest.toml", entries)
+    project.fill(project.mirror)
+    with pytest.raises(BuildSetupError) as info:
+        project.prepare(HARMONY_VOCAB_SOURCE_DIR=str(project.mirror))
+    message = str(info.value)
+    assert "[vocab.o200k_base]: sample is not the verified o200k_base.tiktoken's bytes" in message
+    assert f'expected sample = "{pin.sample}"' in message

@@ -649,8 +649,11 @@ def test_doctor_json_shape_and_what_unmodified_tools_would_do(
 
     import harmony_vocab.doctor
 
+    # tiktoken itself is not needed here: what doctor learns from it (installed, defines both
+    # vocabs, hook applied or not) is given; tests/test_doctor.py checks those facts for real.
     monkeypatch.setattr(harmony_vocab.doctor, "_version_of", lambda d: {"tiktoken": "0.14.0"}.get(d))
-    monkeypatch.setattr(sys, "meta_path", [f for f in sys.meta_path if not isinstance(f, TiktokenFinder)])
+    monkeypatch.setattr(harmony_vocab.doctor, "tiktoken_defines", lambda name: True)
+    monkeypatch.setattr(harmony_vocab.doctor, "tiktoken_hook_state", lambda: (False, "not installed in this process"))
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
     assert hv(capsys, "seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "o200k_base").code == 0
     r = hv(capsys, "doctor", "--json")
@@ -662,7 +665,7 @@ def test_doctor_json_shape_and_what_unmodified_tools_would_do(
     assert set(report["packages"]) == {"openai-harmony", "tiktoken", "requests"}
     assert set(report["registration"]) == {
         "pth_installed", "pth_path", "ran_at_startup", "autoregister", "enabled", "tiktoken_encodings_base",
-        "set_by_registration", "registered_tier", "startup_selection", "tiktoken_hook_active"}
+        "set_by_registration", "registered_tier", "startup_selection", "tiktoken_hook_active", "tiktoken_hook"}
     assert report["download"]["allowed"] is False
     o200k, cl100k = report["vocabs"]["o200k_base"], report["vocabs"]["cl100k_base"]
     assert (o200k["ok"], o200k["tier"], o200k["network_needed"]) == (True, "package", False)
@@ -673,7 +676,7 @@ def test_doctor_json_shape_and_what_unmodified_tools_would_do(
     text = hv(capsys, "doctor").out
     assert "unmodified openai-harmony: not installed" in text and "NOT OK" in text
     # With the start-up hook in place, tiktoken is served both vocabs from the package tier.
-    monkeypatch.setattr(sys, "meta_path", [TiktokenFinder(), *sys.meta_path])
+    monkeypatch.setattr(harmony_vocab.doctor, "tiktoken_hook_state", lambda: (True, "active"))
     report = hv(capsys, "doctor", "--json").json()
     assert report["ok"] is True
     for vocab in report["vocabs"].values():

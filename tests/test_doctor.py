@@ -77,6 +77,12 @@ def settings(tmp: Path) -> Dict[str, Dict[str, str]]:
     only_cl100k = tmp / "only-cl100k"
     only_cl100k.mkdir(exist_ok=True)
     shutil.copy(SHARED_VOCAB / "cl100k_base.tiktoken", only_cl100k)
+    only_o200k = tmp / "gpt-oss" / "original"
+    only_o200k.mkdir(parents=True, exist_ok=True)
+    shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", only_o200k)
+    tilde_home = tmp / "tilde-home"
+    (tilde_home / "vocab").mkdir(parents=True, exist_ok=True)
+    shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", tilde_home / "vocab")
     return {
         "default": {},
         "opted-out": {"HARMONY_VOCAB_AUTOREGISTER": "0"},
@@ -84,12 +90,16 @@ def settings(tmp: Path) -> Dict[str, Dict[str, str]]:
         "TIKTOKEN_ENCODINGS_BASE empty": {"TIKTOKEN_ENCODINGS_BASE": ""},
         "TIKTOKEN_ENCODINGS_BASE missing": {"TIKTOKEN_ENCODINGS_BASE": str(tmp / "missing")},
         "TIKTOKEN_ENCODINGS_BASE without o200k": {"TIKTOKEN_ENCODINGS_BASE": str(only_cl100k)},
+        # openai-harmony expands no ~ (the directory exists under HOME, and is not read)
+        "TIKTOKEN_ENCODINGS_BASE with ~": {"TIKTOKEN_ENCODINGS_BASE": "~/vocab", "HOME": str(tilde_home)},
+        "a model directory for o200k only": {"HARMONY_VOCAB_MODEL_DIR": str(only_o200k)},
     }
 
 
 @pytest.mark.parametrize("setting", ["default", "opted-out", "opted-out, TIKTOKEN_ENCODINGS_BASE empty",
                                      "TIKTOKEN_ENCODINGS_BASE empty", "TIKTOKEN_ENCODINGS_BASE missing",
-                                     "TIKTOKEN_ENCODINGS_BASE without o200k"])
+                                     "TIKTOKEN_ENCODINGS_BASE without o200k", "TIKTOKEN_ENCODINGS_BASE with ~",
+                                     "a model directory for o200k only"])
 def test_doctor_predicts_what_unmodified_tools_really_do(full_venv: Path, tmp_path: Path, setting: str) -> None:
     env = settings(tmp_path)[setting]
     code, report, text = doctor(full_venv, tmp_path / "d", **env)
@@ -100,6 +110,8 @@ def test_doctor_predicts_what_unmodified_tools_really_do(full_venv: Path, tmp_pa
     every_one_works = all(v == "ok" for v in real.values())
     assert (code == 0) == every_one_works and report["ok"] is every_one_works
     assert ("NOT OK" in text) is not every_one_works
+    if setting == "a model directory for o200k only":  # nothing to warn about for cl100k_base
+        assert report["vocabs"]["cl100k_base"]["warnings"] == []
 
 
 def test_doctor_names_a_tool_that_is_not_installed(wheel_venv: Path, tmp_path: Path) -> None:

@@ -165,3 +165,47 @@ def test_runs_once_per_process_and_never_raises(site: Path, monkeypatch: pytest.
     monkeypatch.delenv("TIKTOKEN_ENCODINGS_BASE")
     module.run()  # a broken state is left for resolve() to report
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+
+
+def test_a_model_directory_for_the_other_vocab_is_not_warned_about(site: Path, tmp_path: Path) -> None:
+    """A GPT-OSS repository holds o200k only: looking there for cl100k_base is no mistake."""
+    model = vocab_in(tmp_path / "gpt-oss" / "original").parent
+    cl100k = [p for p in startup.places("cl100k_base", {"HARMONY_VOCAB_MODEL_DIR": str(model)}) if p.tier == "model"]
+    assert [p.on_failure for p in cl100k if p.path is None and p.outcome != "missing"] == [startup.QUIET]
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    nothing = [p for p in startup.places("cl100k_base", {"HARMONY_VOCAB_MODEL_DIR": str(empty)}) if p.tier == "model"]
+    assert [p.on_failure for p in nothing if p.path is None and p.outcome != "missing"] == [startup.WARN]
+
+
+def test_a_relative_setting_with_the_current_directory_gone(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", "m")
+    monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", "x/o200k_base.tiktoken")
+    assert startup.startup_selection() == ("package", str(site))
+
+
+def test_tiktoken_encodings_base_is_taken_as_openai_harmony_takes_it(site: Path, tmp_path: Path) -> None:
+    """openai-harmony expands no ~: neither do we, for its variable (ours expand it)."""
+    home = tmp_path / "home"
+    vocab_in(home / "enc")
+    base = {"HOME": str(home), "TIKTOKEN_ENCODINGS_BASE": "~/enc"}
+    (env_place,) = [p for p in startup.places("o200k_base", base) if p.label.startswith("TIKTOKEN_ENCODINGS_BASE")]
+    assert env_place.path is not None and "~" in env_place.path and not os.path.exists(env_place.path)
+    ours = {"HOME": str(home), "HARMONY_VOCAB_O200K_BASE": "~/enc/o200k_base.tiktoken"}
+    assert startup.startup_selection(ours) == ("environment", str(home / "enc"))
+
+
+def test_empty_foreign_variables_mean_what_their_owners_make_of_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    # openai-harmony (Rust): TIKTOKEN_RS_CACHE_DIR="" and TMPDIR="" are the current directory
+    assert startup.harmony_cache_dir({"TIKTOKEN_RS_CACHE_DIR": ""}) == str(tmp_path)
+    assert startup.harmony_cache_dir({"TMPDIR": ""}) == str(tmp_path / "tiktoken-rs-cache")
+    assert startup.harmony_cache_dir({}) == "/tmp/tiktoken-rs-cache"
+    # tiktoken: TIKTOKEN_CACHE_DIR="" switches its cache off
+    assert startup.tiktoken_cache_dir({"TIKTOKEN_CACHE_DIR": ""}) == ""
+    # ours: empty is unset
+    assert startup.cache_dir({"HARMONY_VOCAB_CACHE_DIR": "", "HOME": "/h"}) == "/h/.cache/harmony-vocab"

@@ -18,7 +18,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
-from support import SHARED_VOCAB, offline, run, run_python, venv_python
+from support import SHARED_VOCAB, clean_env, offline, run, run_python, venv_python
 
 pytestmark = pytest.mark.integration
 
@@ -257,3 +257,54 @@ def test_two_users_sharing_a_sticky_tmp_both_get_tiktoken_offline(two_users: Tup
         assert control.returncode != 0  # without the hook, bob cannot read alice's cache
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_tiktoken_encoding_leaves_tiktoken_alone_for_other_threads(full_venv: Path, tmp_path: Path) -> None:
+    """tiktoken_encoding with an explicit file, looping in one thread, while another thread builds
+    tiktoken's own encodings: tiktoken's module is never touched, so the other thread never gets
+    our loader (nor the explicit cl100k file as its o200k_base)."""
+    cl100k = SHARED_VOCAB / "cl100k_base.tiktoken"
+    code = textwrap.dedent(
+        f"""
+        import threading
+        import harmony_vocab as hv
+        from tiktoken_ext import openai_public
+        originals = (openai_public.load_tiktoken_bpe, openai_public.data_gym_to_mergeable_bpe_ranks)
+        stop, errors = threading.Event(), []
+        def ours():
+            while not stop.is_set():
+                hv.tiktoken_encoding("cl100k_base", vocab_path={str(cl100k)!r})
+        worker = threading.Thread(target=ours)
+        worker.start()
+        try:
+            for _ in range(12):
+                try:
+                    ranks = openai_public.o200k_base()["mergeable_ranks"]
+                    assert len(ranks) == 199998, len(ranks)
+                except Exception as exc:
+                    errors.append(repr(exc)[:200])
+                assert (openai_public.load_tiktoken_bpe, openai_public.data_gym_to_mergeable_bpe_ranks) == originals
+        finally:
+            stop.set()
+            worker.join()
+        print("errors:", errors)
+        """
+    )
+    assert run_python(full_venv, tmp_path, code).stdout.strip() == "errors: []"
+
+
+@pytest.mark.slow
+def test_doctor_on_a_tiktoken_the_hook_cannot_serve(make_venv: Callable[..., Path], dist: Dict[str, Path],
+                                                    tmp_path: Path) -> None:
+    """tiktoken 0.5.2 (older than the extra allows) reads vocabs without a hash argument: the hook
+    leaves it alone, and doctor says so (exit 1) instead of promising offline loads."""
+    venv = make_venv(str(dist["wheel"]), "tiktoken==0.5.2")
+    proc = run_python(venv, tmp_path, "import tiktoken; tiktoken.get_encoding('cl100k_base')", check=False)
+    assert proc.returncode != 0 and "ConnectionError" in last_error_line(proc.stderr)
+    doctor = run(offline([venv / "bin" / "harmony-vocab", "doctor", "--json"]), env=clean_env(tmp_path), check=False)
+    report = json.loads(doctor.stdout)
+    assert doctor.returncode == 1 and report["ok"] is False
+    assert report["registration"]["tiktoken_hook_active"] is False
+    assert "does not know" in report["registration"]["tiktoken_hook"]
+    assert report["vocabs"]["cl100k_base"]["tiktoken"]["status"] == "network"
+    assert report["vocabs"]["o200k_base"]["tiktoken"]["status"] == "not used"  # 0.5.2 has no o200k_base

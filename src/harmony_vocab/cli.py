@@ -50,23 +50,27 @@ JSON_SHAPES: Dict[str, str] = {
 {"directory": str, "variables": {"TIKTOKEN_ENCODINGS_BASE": str,
  "HARMONY_VOCAB_AUTOREGISTER": "0"}, "vocabs": {name: str|null, ...}}""",
     "doctor": """\
-{"harmony_vocab": {"version": str, "location": str, "bundled_dir": str},
+{"ok": bool (false: a vocab has no verified copy, or an installed tool would download or fail),
+ "harmony_vocab": {"version": str, "location": str, "bundled_dir": str},
  "python": {"version": str, "executable": str},
  "packages": {"openai-harmony": str|null, "tiktoken": str|null, "requests": str|null},
  "registration": {"pth_installed": bool, "pth_path": str|null, "ran_at_startup": bool,
    "autoregister": str|null, "enabled": bool, "tiktoken_encodings_base": str|null,
    "set_by_registration": bool, "registered_tier": str|null,
-   "startup_selection": {"tier": str, "directory": str}|null},
- "download": {"allowed": bool|null, "base_url": str|null, "cache_dir": str},
+   "startup_selection": {"tier": str, "directory": str}|null (what the registration set),
+   "tiktoken_hook_active": bool, "tiktoken_hook": str},
+ "download": {"allowed": bool|null, "base_url": str|null, "cache_dir": str|null},
  "vocabs": {name: {"ok": bool, "tier": str|null, "path": str|null, "network_needed": bool,
    "error": str|null, "warnings": [str, ...],
-   "openai_harmony": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str},
-   "tiktoken": {"status": "offline"|"network"|"broken", "path": str|null, "detail": str}}, ...},
+   "openai_harmony": {"status": STATUS, "path": str|null, "detail": str},
+   "tiktoken": {"status": STATUS, "path": str|null, "detail": str}}, ...},
  "situation": {"kind": "site"|"frozen"|"no-site"|"not-site-dir"|"zip"|"no-pth", "explanation": str,
    "fix": str|null, "fix_shell": str|null, "fix_program": str|null}}
-(status tells whether an unmodified openai-harmony / tiktoken would load that vocab offline; where
-the start-up registration could not run, fix says what to do: fix_shell, a line to run before
-starting the program, or fix_program, a call to put at the top of the program)""",
+STATUS: what an unmodified openai-harmony / tiktoken would do for that vocab: "offline",
+"network" (would download), "broken" (would fail), "not installed", "not used" (no encoding of
+that tool reads the vocab). Where the start-up registration could not run, fix says what to do:
+fix_shell, a line to run before starting the program, or fix_program, a call to put at the top
+of the program""",
 }
 
 

@@ -44,23 +44,56 @@ def _cached(name: str, directory: Optional[Path], who: str) -> Dict[str, Any]:
 
 def predict_openai_harmony(name: str) -> Dict[str, Any]:
     """What an unmodified openai-harmony, started with this environment, does for vocab `name`:
-    it reads ``TIKTOKEN_ENCODINGS_BASE`` alone when that is set (even empty), else its cache,
-    else downloads."""
+    it reads ``TIKTOKEN_ENCODINGS_BASE`` alone when that is set (empty: the current directory),
+    else its cache, else downloads."""
     from . import locations as loc
     from .pins import get_pin
 
     base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
     if base is None:
         return _cached(name, loc.harmony_cache_dir(), "openai-harmony")
-    if not base:
-        return _status("broken", None, f"{loc.TIKTOKEN_ENCODINGS_BASE} is set but empty: openai-harmony "
-                                       f"fails; unset it or point it at a vocab directory")
-    found = check(None, name, Path(base) / get_pin(name).file, absent_ok=True)
+    found = check(None, name, Path(base or ".").absolute() / get_pin(name).file, absent_ok=True)
     if found.status == "ok":
         return _status("offline", found.path, f"verified file via {loc.TIKTOKEN_ENCODINGS_BASE}")
     detail = "missing" if found.status == "absent" else found.detail
     return _status("broken", found.path, f"{detail}: openai-harmony reads only {loc.TIKTOKEN_ENCODINGS_BASE} "
                                          f"and fails; fix or unset it")
+
+
+def tiktoken_hook_state() -> Tuple[bool, str]:
+    """Whether an unmodified tiktoken started like this process is served by our start-up hook:
+    the finder is installed, and it could wrap this tiktoken's ``tiktoken.load`` (imported here,
+    through the finder, as any program would)."""
+    from _harmony_vocab_startup import TiktokenFinder
+
+    if not any(isinstance(f, TiktokenFinder) for f in sys.meta_path):
+        return False, "harmony-vocab's start-up hook is not installed in this process"
+    try:
+        import tiktoken.load
+    except Exception as exc:  # broken tiktoken: its own problem, reported as not served
+        return False, f"tiktoken.load cannot be imported ({type(exc).__name__})"
+    if not getattr(tiktoken.load.load_tiktoken_bpe, "__harmony_vocab__", False):
+        return False, (f"this tiktoken ({_version_of('tiktoken')}) reads its vocabs in a way harmony-vocab's "
+                       f"start-up hook does not know (tiktoken >= 0.7.0 is), or tiktoken.load was imported first")
+    return True, "active"
+
+
+def tiktoken_defines(name: str) -> bool:
+    """Whether the installed tiktoken defines an encoding on vocab `name` (its URL is in
+    tiktoken_ext/openai_public.py)."""
+    from importlib.util import find_spec
+
+    from .pins import get_pin
+
+    try:
+        spec = find_spec("tiktoken_ext.openai_public")
+        origin = spec.origin if spec is not None else None
+        if origin is None:
+            return True
+        with open(origin, encoding="utf-8") as f:
+            return get_pin(name).canonical_url in f.read()
+    except (ImportError, OSError, ValueError):
+        return True
 
 
 def predict_tiktoken(name: str, hook_active: bool, resolved: Optional[Tuple[str, str]]) -> Dict[str, Any]:
@@ -69,6 +102,8 @@ def predict_tiktoken(name: str, hook_active: bool, resolved: Optional[Tuple[str,
     download."""
     from . import locations as loc
 
+    if not tiktoken_defines(name):
+        return _status("not used", None, f"tiktoken {_version_of('tiktoken')} has no encoding on {name}")
     if hook_active and resolved is not None:
         return _status("offline", resolved[1], f"served by harmony-vocab's start-up hook ({resolved[0]} tier)")
     cached = _cached(name, loc.tiktoken_cache_dir(), "tiktoken")
@@ -91,7 +126,7 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     from .resolution import registered_by_us, resolve
     from .situation import situation
 
-    from _harmony_vocab_startup import TiktokenFinder, registration_enabled, startup_selection
+    from _harmony_vocab_startup import registration_enabled
 
     from .harmony import HARMONY_ENCODING_VOCABS
 
@@ -99,8 +134,8 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
     pth = package_dir.parent / "harmony_vocab.pth"
     autoregister = os.environ.get(loc.ENV_AUTOREGISTER)
     registered = registered_by_us()
-    selection = startup_selection(os.environ, str(bundled_dir()))
-    hook_active = any(isinstance(f, TiktokenFinder) for f in sys.meta_path)
+    packages_tiktoken = _version_of("tiktoken")
+    hook_active, hook_detail = tiktoken_hook_state() if packages_tiktoken else (False, "tiktoken is not installed")
     try:
         allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False) and not loc.env_flag(loc.ENV_OFFLINE, False)
     except VocabError:
@@ -157,8 +192,9 @@ def doctor_report(pth_ran: bool) -> Dict[str, Any]:
             "tiktoken_encodings_base": base,
             "set_by_registration": registered is not None,
             "registered_tier": registered[0] if registered else None,
-            "startup_selection": {"tier": selection[0], "directory": selection[1]} if selection else None,
+            "startup_selection": {"tier": registered[0], "directory": registered[1]} if registered else None,
             "tiktoken_hook_active": hook_active,
+            "tiktoken_hook": hook_detail,
         },
         "download": {"allowed": allowed, "base_url": redact_url(os.environ.get(loc.ENV_BASE_URL) or "") or None,
                      "cache_dir": cache},
@@ -184,16 +220,16 @@ def format_doctor(report: Dict[str, Any]) -> str:
         lines.append(f"the registration could not run: {report['situation']['explanation']}")
         if report["situation"]["fix"]:
             lines.append(f"  fix: {report['situation']['fix']}")
-    if reg["tiktoken_encodings_base"]:
+    if reg["tiktoken_encodings_base"] is not None:
         how = (f"set by harmony-vocab's registration, {reg['registered_tier']} tier"
                if reg["set_by_registration"] else "set by the environment")
-        lines.append(f"TIKTOKEN_ENCODINGS_BASE={reg['tiktoken_encodings_base']} ({how})")
+        lines.append(f"TIKTOKEN_ENCODINGS_BASE={reg['tiktoken_encodings_base']!r} ({how})")
     else:
         lines.append("TIKTOKEN_ENCODINGS_BASE is not set: openai-harmony uses its cache or downloads")
     allowed = {True: "allowed", False: "not allowed (offline)",
                None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD or HARMONY_VOCAB_OFFLINE"}[dl["allowed"]]
     lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir'] or '(no home directory)'}")
-    lines.append(f"tiktoken start-up hook: {'active' if reg['tiktoken_hook_active'] else 'not active'}")
+    lines.append(f"tiktoken start-up hook: {reg['tiktoken_hook']}")
     lines.append("vocabs:")
     for name, v in report["vocabs"].items():
         if v["ok"]:

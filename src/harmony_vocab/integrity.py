@@ -10,6 +10,8 @@ import stat
 import threading
 from typing import BinaryIO, Optional, Set, Tuple, Union
 
+import _harmony_vocab_startup as _base
+
 from .errors import FileTooLargeError, NotRegularFileError, VocabIntegrityError
 from .pins import Pin, get_pin
 
@@ -23,23 +25,22 @@ _verified: Set[Tuple[str, int, int, int, int, int, str]] = set()
 _lock = threading.Lock()
 
 
-# Opening never blocks: a FIFO without a writer, or a device, opens at once; fstat then refuses it.
-_READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-
-
 def open_regular(path: PathLike) -> "io.FileIO":
     """Open `path` for reading, if it is a regular file (a symlink is followed).
 
-    Every file harmony-vocab reads is opened here. A FIFO, a device or a socket is refused
-    (`NotRegularFileError`) and a directory raises `IsADirectoryError`, without blocking and
-    without reading a byte: the check is made with fstat on the descriptor actually opened, which
-    was opened non-blocking, so a path swapped for a FIFO after an earlier check cannot hang us.
+    Every file harmony-vocab reads is opened here (through ``_harmony_vocab_startup.open_regular``,
+    which start-up uses too). A FIFO, a device or a socket is refused (`NotRegularFileError`) and
+    a directory raises `IsADirectoryError`: stat-ed before it is opened (a device is never
+    opened), opened non-blocking and fstat-ed, so a path swapped in between cannot hang us.
     """
     fspath = os.fspath(path)
-    fd = os.open(fspath, _READ_FLAGS)
     try:
-        require_regular(fspath, os.fstat(fd))
+        fd = _base.open_regular(fspath)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL and exc.filename == fspath:  # not regular: say what it is
+            require_regular(fspath, os.stat(fspath))
+        raise
+    try:
         f = io.FileIO(fd, "rb", closefd=True)
         f.name = fspath  # as open() names it
         return f
@@ -177,7 +178,9 @@ def read_verified(path: PathLike, pin: Pin) -> bytes:
         if st.st_size != pin.size:
             raise VocabIntegrityError(fspath, pin.name, pin.size, st.st_size, pin.sha256, None)
         data = f.read(pin.size + 1)
-    if _key(fspath, st, pin) in _verified and len(data) == pin.size:
+        after = os.fstat(f.fileno())
+    unchanged = _key(fspath, after, pin) == _key(fspath, st, pin)
+    if unchanged and _key(fspath, st, pin) in _verified and len(data) == pin.size:
         return data
     actual = hashlib.sha256(data).hexdigest()
     if len(data) != pin.size or actual != pin.sha256:

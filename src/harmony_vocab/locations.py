@@ -33,25 +33,17 @@ from _harmony_vocab_startup import marker as marker
 from .errors import VocabError
 from .pins import url_cache_name as url_cache_name
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
 def _environ(environ: Optional[Mapping[str, str]]) -> Mapping[str, str]:
     return os.environ if environ is None else environ
 
 
 def env_flag(var: str, default: bool, environ: Optional[Mapping[str, str]] = None) -> bool:
     """Read a boolean variable; raise `VocabError` naming it if its value is not a boolean."""
-    value = _environ(environ).get(var)
+    value = _base.flag(_environ(environ), var, default)
     if value is None:
-        return default
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise VocabError(f"{var}={value!r} is not a boolean: use 1 or 0 (also true/false, yes/no, on/off)")
+        raise VocabError(f"{var}={_environ(environ)[var]!r} is not a boolean: use 1 or 0 "
+                         f"(also true/false, yes/no, on/off)")
+    return value
 
 
 def cache_dir(environ: Optional[Mapping[str, str]] = None) -> Path:

@@ -16,13 +16,23 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 
-from .pins import PINS, Pin
+from _harmony_vocab_startup import PINS
 
 if TYPE_CHECKING:  # pragma: no cover
     from importlib.machinery import ModuleSpec
 
-BY_URL: Dict[str, Pin] = {url: pin for pin in PINS.values() for url in pin.urls}
-"""The pinned URLs tiktoken may ask for, and their pins."""
+# Only _harmony_vocab_startup (already imported) until a pinned URL is asked for: importing
+# tiktoken.load stays as cheap as without us.
+BY_URL: Dict[str, str] = {url: name for name, pin in PINS.items() for url in pin["urls"]}
+"""The pinned URLs tiktoken may ask for, and their vocab names."""
+
+
+def ours(url: str, expected_hash: Optional[str]) -> Optional[str]:
+    """The vocab name when `url` is pinned and `expected_hash` is its pin's sha256 (or None)."""
+    name = BY_URL.get(url)
+    if name is None or expected_hash not in (None, PINS[name]["sha256"]):
+        return None
+    return name
 
 
 def find_spec(finder: object, fullname: str, path: Optional[Sequence[str]],
@@ -105,16 +115,22 @@ def patch(module: ModuleType) -> bool:
 def serve(url: str, expected_hash: Optional[str], resolver: Optional[Callable[[str], Any]] = None) -> Optional[bytes]:
     """The verified bytes of the pinned vocab at `url`, from the lookup order (`resolver`,
     default `harmony_vocab.resolve`); None when `url` or `expected_hash` is not ours, or when
-    the lookup order has no verified copy."""
-    pin = BY_URL.get(url)
-    if pin is None or expected_hash not in (None, pin.sha256):
+    the lookup order has no verified copy. The lookup's warnings are not shown: this runs inside
+    programs that never named harmony-vocab (``harmony-vocab doctor`` shows them)."""
+    name = ours(url, expected_hash)
+    if name is None:
         return None
     try:
+        import warnings
+
         from .integrity import read_verified
+        from .pins import get_pin
         from .resolution import resolve
 
-        path = (resolver or resolve)(pin.name).path
-        return read_verified(path, pin)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            path = (resolver or resolve)(name).path
+        return read_verified(path, get_pin(name))
     except Exception:
         return None
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import threading
+import types
 from typing import Any, Dict, Optional, Union
 
 from .errors import MissingExtraError, NotShippedError
 from .integrity import read_verified
 from .resolution import resolve
-from .tiktoken_hook import BY_URL, parse_ranks
+from .pins import get_pin
+from .tiktoken_hook import BY_URL, ours, parse_ranks
 
 PathArg = Union[str, "os.PathLike[str]", None]
-
-_constructor_lock = threading.Lock()
 
 
 def tiktoken_encoding(
@@ -27,44 +26,48 @@ def tiktoken_encoding(
     """Return a ``tiktoken.Encoding`` that behaves as ``tiktoken.get_encoding(name)``, built from
     the resolved files with no network. Needs ``harmony-vocab[tiktoken]``.
 
-    `name` is any encoding tiktoken defines on a vocab we ship: ``o200k_base``, ``cl100k_base``,
-    ``o200k_harmony``... The pattern and special tokens come from tiktoken's own definition
-    (``tiktoken_ext.openai_public``); only the ranks are read from our verified files, and the
-    lookup options apply to each vocab the encoding reads. Raises `NotShippedError` (a
-    `ValueError`) for an encoding built on another vocab, and what `resolve` raises.
+    `name` is any encoding ``tiktoken_ext.openai_public`` builds on a vocab we ship:
+    ``o200k_base``, ``cl100k_base``, ``o200k_harmony``... The pattern and special tokens come
+    from tiktoken's own definition; only the ranks are read from our verified files, and the
+    lookup options apply to each vocab the encoding reads. tiktoken's modules are left as they
+    are (the definition runs against a private copy of its module's names), so other threads'
+    tiktoken is never affected. Raises `NotShippedError` (a `ValueError`) for any other name,
+    and what `resolve` raises.
     """
     try:
         import tiktoken
         from tiktoken_ext import openai_public
     except ImportError:
         raise MissingExtraError("tiktoken", "tiktoken", "tiktoken_encoding") from None
+    shipped = ", ".join(sorted(BY_URL.values()))
     constructors: Dict[str, Any] = getattr(openai_public, "ENCODING_CONSTRUCTORS", {})
-    constructor = constructors.get(name)
+    constructor = constructors.get(name) if isinstance(name, str) else None
     if constructor is None:
-        raise NotShippedError(f"unknown tiktoken encoding {name!r}: expected one of tiktoken's "
-                              f"{', '.join(constructors)}")
+        raise NotShippedError(f"unknown tiktoken encoding {name!r}: expected one of tiktoken_ext.openai_public's "
+                              f"encodings built on a vocab harmony-vocab ships ({shipped})")
 
     def load_verified(url: str, expected_hash: Optional[str] = None) -> Dict[bytes, int]:
-        pin = BY_URL.get(url)
-        if pin is None or expected_hash not in (None, pin.sha256):
+        vocab = ours(url, expected_hash)
+        if vocab is None:
             raise NotShippedError(f"tiktoken encoding {name!r} is built on {url}, which harmony-vocab does "
-                                  f"not ship (it ships {', '.join(p.file for p in BY_URL.values())}): "
-                                  f"use tiktoken.get_encoding({name!r}) with network access")
-        found = resolve(pin.name, vocab_path=vocab_path, vocab_dir=vocab_dir, model_dir=model_dir,
+                                  f"not ship (it ships {shipped}): use tiktoken.get_encoding({name!r}) "
+                                  f"with network access")
+        found = resolve(vocab, vocab_path=vocab_path, vocab_dir=vocab_dir, model_dir=model_dir,
                         download=download)
-        return parse_ranks(read_verified(found.path, pin))
+        return parse_ranks(read_verified(found.path, get_pin(vocab)))
 
     def not_shipped(vocab_bpe_file: str, *args: Any, **kwargs: Any) -> Dict[bytes, int]:
         return load_verified(vocab_bpe_file, "")
 
-    replaced = {"load_tiktoken_bpe": load_verified, "data_gym_to_mergeable_bpe_ranks": not_shipped}
-    with _constructor_lock:
-        originals = {attr: getattr(openai_public, attr) for attr in replaced if hasattr(openai_public, attr)}
-        for attr in originals:
-            setattr(openai_public, attr, replaced[attr])
-        try:
-            spec = constructor()
-        finally:
-            for attr, function in originals.items():
-                setattr(openai_public, attr, function)
-    return tiktoken.Encoding(**spec)
+    # The module's functions, rebuilt over a private copy of its names, with our loaders in it.
+    names: Dict[str, Any] = dict(vars(openai_public))
+    names.update(load_tiktoken_bpe=load_verified, data_gym_to_mergeable_bpe_ranks=not_shipped)
+    for key, value in list(names.items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == openai_public.__name__:
+            names[key] = types.FunctionType(value.__code__, names, value.__name__, value.__defaults__,
+                                            value.__closure__)
+    private = names.get(constructor.__name__)
+    if not isinstance(private, types.FunctionType):
+        raise NotShippedError(f"tiktoken encoding {name!r} is not defined by a function of "
+                              f"tiktoken_ext.openai_public: harmony-vocab cannot build it")
+    return tiktoken.Encoding(**private())
