@@ -36,14 +36,15 @@ HUB_VARS = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"
 
 def _cases() -> List[Tuple[str, Dict[str, str]]]:
     """Every combination of the four variables set (to distinct absolute paths) or unset, then
-    each variable alone set to a ``~`` path, a relative path and a path holding ``$HOME``."""
+    each variable alone set to a ``~`` path, a relative path, a path holding ``$HOME`` and the
+    empty string (set, so huggingface_hub takes it as a path)."""
     cases = []
     for mask in itertools.product((False, True), repeat=len(HUB_VARS)):
         env = {var: f"/srv/{var.lower()}" for var, on in zip(HUB_VARS, mask) if on}
         cases.append(("+".join(env) or "none", env))
     for var in HUB_VARS:
         for form, value in (("tilde", f"~/{var.lower()}"), ("relative", f"rel/{var.lower()}"),
-                            ("dollar", f"$HOME/{var.lower()}")):
+                            ("dollar", f"$HOME/{var.lower()}"), ("empty", "")):
             cases.append((f"{var}={form}", {var: value}))
     return cases
 
@@ -56,8 +57,8 @@ def test_hub_cache_is_where_huggingface_hub_puts_it(hf_python: Path, env: Dict[s
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Our hub cache directory is huggingface_hub.constants.HF_HUB_CACHE, computed by the real
     package in a fresh process with the same variables, home and working directory (a relative
-    value is relative to it). Empty values are left out: we count them as unset, as every
-    variable of ours, where huggingface_hub would take "" as a path."""
+    value is relative to it; an empty one is set, and huggingface_hub takes "" as a path: so do
+    we, for its variables)."""
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     for var in HUB_VARS:

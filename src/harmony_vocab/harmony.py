@@ -141,5 +141,5 @@ def register(
     directory = directory_for(resolutions)
     tier = resolutions[VOCABS[0]].tier if VOCABS[0] in resolutions else next(iter(resolutions.values())).tier
     os.environ[loc.TIKTOKEN_ENCODINGS_BASE] = str(directory)
-    os.environ[loc.ENV_REGISTERED] = f"{tier}:{directory}"
+    os.environ[loc.ENV_REGISTERED] = loc.marker(tier, str(directory))
     return directory
