@@ -165,8 +165,9 @@ def obtain(
     check_file = hv.integrity.check_file
 
     def place(source: Path) -> Path:
-        """Copy a verified source into the data directory atomically, and verify the copy."""
-        hv.storage.copy_atomic(source, target)
+        """Copy a verified source into the data directory atomically, verified as it is copied
+        (a source changed since it was checked leaves the target untouched), and check the copy."""
+        hv.storage.copy_atomic(source, target, pin)
         check_file(target, pin)
         return target
 

@@ -166,5 +166,23 @@ def test_a_cache_directory_that_is_a_file(wheel_venv: Path, tmp_path: Path) -> N
     assert not_a_dir.read_text() == "x"
 
 
+@pytest.mark.integration
+def test_our_cache_directory_that_is_a_file(full_venv: Path, tmp_path: Path) -> None:
+    """`fetch` (with requests installed) into HARMONY_VOCAB_CACHE_DIR that is a file, or under one:
+    one line naming the file in the way, offline, before any connection."""
+    from support import clean_env, offline
+
+    not_a_dir = tmp_path / "cache"
+    not_a_dir.write_text("x")
+    for setting in (not_a_dir, not_a_dir / "sub"):
+        env = clean_env(tmp_path, HARMONY_VOCAB_CACHE_DIR=str(setting), HARMONY_VOCAB_BASE_URL="http://127.0.0.1:9/")
+        proc = subprocess.run(offline([full_venv / "bin" / "harmony-vocab", "fetch", "--name", "o200k_base"]),
+                              env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.splitlines() == [f"harmony-vocab: error: {not_a_dir}: is a file, not a directory: "
+                                            f"remove it, or choose another directory"]
+    assert not_a_dir.read_text() == "x"
+
+
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("users, setpriv and sticky directories as on Linux")

@@ -156,3 +156,36 @@ def test_a_part_left_by_sigkill_is_swept_by_the_next_download(
     assert done.stdout == f"{cache / 'o200k_base.tiktoken'}\n"
     assert os.listdir(cache) == ["o200k_base.tiktoken"], "the stale part was not swept"
     assert (cache / "o200k_base.tiktoken").stat().st_size == PINS["o200k_base"].size
+
+
+def test_a_group_is_written_all_or_nothing(tmp_path: Path) -> None:
+    """`atomic_files`: no target changes until every file is written; an error in any leaves every
+    target as it was and no part file."""
+    (tmp_path / "a").write_bytes(b"old a")
+    with pytest.raises(OSError, match="disk full"):
+        with storage.atomic_files() as stage:
+            with stage.file(tmp_path / "a") as out:
+                out.write(b"new a")
+            assert (tmp_path / "a").read_bytes() == b"old a"  # staged, not yet in place
+            with stage.file(tmp_path / "b") as out:
+                raise OSError(28, "disk full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"] and (tmp_path / "a").read_bytes() == b"old a"
+    with storage.atomic_files() as stage:
+        for name in ("a", "b"):
+            with stage.file(tmp_path / name) as out:
+                out.write(b"new " + name.encode())
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == {"a": b"new a", "b": b"new b"}
+
+
+def test_a_verified_copy_refuses_bytes_that_are_not_the_pin(tmp_path: Path) -> None:
+    from harmony_vocab.errors import VocabIntegrityError
+
+    pin = PINS["cl100k_base"]
+    source = tmp_path / "source"
+    source.write_bytes((SHARED_VOCAB / pin.file).read_bytes()[:-1] + b"\r")
+    target = tmp_path / "out" / pin.file
+    with pytest.raises(VocabIntegrityError, match="sha256 mismatch"):
+        storage.copy_atomic(source, target, pin)
+    assert list(target.parent.iterdir()) == []
+    storage.copy_atomic(SHARED_VOCAB / pin.file, target, pin)
+    assert target.read_bytes() == (SHARED_VOCAB / pin.file).read_bytes()

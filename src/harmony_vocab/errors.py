@@ -68,6 +68,17 @@ class FileTooLargeError(VocabError, OSError):
         return f"{self.filename}: {self.strerror}"
 
 
+class FileInTheWayError(VocabError, NotADirectoryError):
+    """A file where a directory is to be created (to write into it)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(errno.ENOTDIR, "is a file, not a directory: remove it, or choose another directory",
+                         path)
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
+
+
 class UnknownVocabError(VocabError, ValueError):
     """A vocab name that is not one of the pinned ones."""
 

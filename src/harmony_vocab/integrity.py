@@ -12,7 +12,7 @@ from typing import BinaryIO, Optional, Set, Tuple, Union
 
 import _harmony_vocab_startup as _base
 
-from .errors import FileTooLargeError, NotRegularFileError, VocabIntegrityError
+from .errors import FileInTheWayError, FileTooLargeError, NotRegularFileError, VocabIntegrityError
 from .pins import Pin, get_pin
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -157,6 +157,8 @@ def describe_failure(exc: BaseException) -> str:
         return "is a directory, expected a file"
     if isinstance(exc, (NotRegularFileError, FileTooLargeError)):
         return str(exc.strerror)
+    if isinstance(exc, FileInTheWayError):
+        return str(exc)
     if isinstance(exc, PermissionError):
         return "unreadable: permission denied"
     if isinstance(exc, OSError):

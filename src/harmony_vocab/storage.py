@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator, List, Optional, Tuple, Union
 
-from .errors import VocabIntegrityError
+from .errors import FileInTheWayError, VocabIntegrityError
 from .integrity import open_regular
 from .pins import Pin
 
@@ -166,14 +166,14 @@ def atomic_file(target: PathLike) -> Iterator[BinaryIO]:
 
 def make_dir(directory: PathLike) -> Path:
     """Create `directory` and its parents where missing. A file in the way raises
-    `NotADirectoryError` naming it and saying what to do (not a bare "File exists")."""
+    `FileInTheWayError` (a `NotADirectoryError`) naming it and saying what to do, not a bare
+    "File exists"."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         culprit = next((p for p in (directory, *directory.parents) if os.path.lexists(p)), directory)
-        raise NotADirectoryError(errno.ENOTDIR, "is a file, not a directory: remove it, or choose "
-                                 "another directory", os.fspath(culprit)) from None
+        raise FileInTheWayError(os.fspath(culprit)) from None
     return directory
 
 
