@@ -68,6 +68,35 @@ def test_explicit_path(wheel_venv: Path, tmp_path: Path, kind: str) -> None:
 
 @pytest.mark.integration
 @pytest.mark.parametrize("kind", KINDS)
+def test_explicit_directory_and_env_dir(wheel_venv: Path, tmp_path: Path, kind: str) -> None:
+    bad = make_special(tmp_path / "d" / O200K.file, kind)
+    proc = hv(wheel_venv, tmp_path, "resolve", "o200k_base", "--vocab-dir", str(bad.parent))
+    assert proc.returncode == 1
+    assert lines(proc.stderr) == [f"harmony-vocab: error: {bad}: {KINDS[kind]}"]
+    proc = hv(wheel_venv, tmp_path, "env", "--dir", str(bad.parent))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert lines(proc.stderr) == [f"harmony-vocab: error: {bad}: {KINDS[kind]}: the directory must hold verified "
+                                  f"vocab files (o200k_base.tiktoken at least); fill it with 'harmony-vocab "
+                                  f"export {bad.parent}'"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", KINDS)
+def test_hub_cache_refs_main(wheel_venv: Path, tmp_path: Path, kind: str) -> None:
+    """A repo id's refs/main that is a FIFO or /dev/zero: passed over, at start-up (the .pth runs
+    for every interpreter) and in the lookup; the snapshots are still searched."""
+    repo = tmp_path / "hub" / "models--org--name"
+    make_special(repo / "refs" / "main", kind)
+    snapshot = repo / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / O200K.file).write_bytes((SHARED_VOCAB / O200K.file).read_bytes())
+    env = dict(HF_HUB_CACHE=str(tmp_path / "hub"), HARMONY_VOCAB_MODEL_DIR="org/name")
+    proc = hv(wheel_venv, tmp_path, "path", "o200k_base", **env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{snapshot / O200K.file}\n", "")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", KINDS)
 def test_explicit_path_through_the_api(wheel_venv: Path, tmp_path: Path, kind: str) -> None:
     bad = make_special(tmp_path / "given.tiktoken", kind)
     code = ("import harmony_vocab, sys\n"

@@ -183,7 +183,8 @@ def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
     except OSError as exc:
         return Rebuilt(None, str(tokenizer), f"{tokenizer}: {describe_failure(exc)}", new=True)
     identity = f"{os.path.realpath(tokenizer)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
-    key = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    rules = f"{MAX_BYTES}\0{MAX_ITEMS}"  # a rejection under other limits is not this one
+    key = hashlib.sha256(f"{identity}\0{rules}".encode()).hexdigest()[:24]
     try:
         folder = loc.cache_dir() / KEPT_DIR / key
     except VocabError:  # no home directory: keep it for this process only
