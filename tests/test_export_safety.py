@@ -56,6 +56,7 @@ def leftovers(directory: Path) -> List[str]:
 # ------------------------------------------------------------------ item 11: concurrency
 
 @pytest.mark.integration
+@pytest.mark.slow  # many runs of real processes: once, on the default interpreter
 def test_concurrent_exports_and_seed_cache_keep_every_entry(wheel_venv: Path, tmp_path: Path) -> None:
     """Real processes started together, many times: one export per vocab and a seed-cache into
     the same directory. Every run ends with every entry in SHA256SUMS, verified."""

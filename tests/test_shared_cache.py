@@ -103,6 +103,7 @@ def seeded(directory: Path) -> bool:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # the system Python's venv: the same on every interpreter of the matrix
 def test_second_user_after_a_first_with_umask_077(machine: Machine) -> None:
     first, second = USERS
     proc = machine.run(first, "seed-cache", umask="077")
@@ -128,6 +129,7 @@ def test_second_user_after_a_first_with_umask_077(machine: Machine) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # the system Python's venv: the same on every interpreter of the matrix
 def test_a_symlink_planted_by_another_user_is_not_followed(machine: Machine) -> None:
     first, second = USERS
     shared = machine.base / "shared2"
