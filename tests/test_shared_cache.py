@@ -160,7 +160,7 @@ def test_a_cache_directory_that_is_a_file(wheel_venv: Path, tmp_path: Path) -> N
     proc = subprocess.run([str(wheel_venv / "bin" / "harmony-vocab"), "seed-cache", "--tiktoken", str(not_a_dir)],
                           env=clean_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 1 and proc.stdout == ""
-    mine = tmp_path / ".cache" / "harmony-vocab" / "gym"
+    mine = tmp_path / ".cache" / "harmony-vocab" / "data-gym-cache"
     assert proc.stderr.splitlines() == [
         f"harmony-vocab: error: {not_a_dir} is a file, not a directory: tiktoken cannot cache there either; "
         f"remove it, or give tiktoken a cache of your own: set TIKTOKEN_CACHE_DIR={mine} (a directory of "

@@ -43,9 +43,10 @@ def _owner(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _advice(directory: Path, var: str, reader: str) -> str:
-    try:
-        mine = str(loc.cache_dir() / directory.name)
+def _advice(var: str, reader: str) -> str:
+    default = loc.tiktoken_cache_dir({}) if var == TIKTOKEN_CACHE_VAR else loc.harmony_cache_dir({})
+    try:  # the default directory's name, in our per-user cache
+        mine = str(loc.cache_dir() / default.name) if default else "DIR"
     except VocabError:
         mine = "DIR"
     return (f"give {reader} a cache of your own: set {var}={mine} (a directory of yours; {reader} "
@@ -65,7 +66,7 @@ def check_cache_dir(directory: Path, var: str, reader: str) -> None:
     except FileNotFoundError:
         return  # created by the first write, with the user's own umask, as the reader would
     except OSError as exc:
-        raise CacheDirError(f"{directory}: {exc.strerror}; {_advice(directory, var, reader)}") from None
+        raise CacheDirError(f"{directory}: {exc.strerror}; {_advice(var, reader)}") from None
     parent = directory.parent
     try:
         shared = bool(os.stat(parent).st_mode & stat.S_IWOTH)
@@ -75,21 +76,21 @@ def check_cache_dir(directory: Path, var: str, reader: str) -> None:
     if stat.S_ISLNK(st.st_mode) and shared:
         raise CacheDirError(
             f"{directory} is a symlink (made by {_owner(st.st_uid)}) in the shared directory {parent}: "
-            f"not followed, since whoever made it chooses where it leads; {_advice(directory, var, reader)}")
+            f"not followed, since whoever made it chooses where it leads; {_advice(var, reader)}")
     if stat.S_ISLNK(st.st_mode):
         try:
             st = os.stat(directory)
         except OSError:
-            raise CacheDirError(f"{directory} is a dangling symlink; {_advice(directory, var, reader)}") from None
+            raise CacheDirError(f"{directory} is a dangling symlink; {_advice(var, reader)}") from None
     if not stat.S_ISDIR(st.st_mode):
         raise CacheDirError(f"{directory} is a file, not a directory: {reader} cannot cache there "
-                            f"either; remove it, or {_advice(directory, var, reader)}")
+                            f"either; remove it, or {_advice(var, reader)}")
     if shared and st.st_uid != me:
         raise CacheDirError(
             f"{directory} belongs to {_owner(st.st_uid)} and you are {_owner(me)}: in the shared "
-            f"directory {parent} only a directory of your own is written into; {_advice(directory, var, reader)}")
+            f"directory {parent} only a directory of your own is written into; {_advice(var, reader)}")
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise CacheDirError(f"{directory} is not writable by you, {_owner(me)}; {_advice(directory, var, reader)}")
+        raise CacheDirError(f"{directory} is not writable by you, {_owner(me)}; {_advice(var, reader)}")
 
 
 def _seed(directory: Path, names: Iterable[str], var: str, reader: str, **lookup: object) -> List[Path]:
@@ -112,7 +113,7 @@ def _seed(directory: Path, names: Iterable[str], var: str, reader: str, **lookup
             raise
         where = exc.filename or directory
         raise CacheDirError(f"cannot write {reader}'s cache {directory} ({where}: {exc.strerror or exc}); "
-                            f"{_advice(directory, var, reader)}") from None
+                            f"{_advice(var, reader)}") from None
     return written
 
 
