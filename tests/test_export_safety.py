@@ -18,7 +18,7 @@ from harmony_vocab.pins import PINS, VOCABS
 from support import SHARED_VOCAB, clean_env
 
 TIMEOUT = 120
-RUNS = 12
+RUNS = 20
 
 
 def hv(venv: Path, home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
