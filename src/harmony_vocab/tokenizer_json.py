@@ -227,8 +227,12 @@ def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
         write_atomic(kept, data)
     except OSError as exc:  # a read-only cache: keep it for this process only
         notes.append((str(kept), f"cannot keep the rebuilt copy here: {describe_failure(exc)}"))
-        kept = process_temp_dir() / pin.file
-        write_atomic(kept, data)
+        try:
+            kept = process_temp_dir() / pin.file
+            write_atomic(kept, data)
+        except OSError as exc:
+            return Rebuilt(None, str(tokenizer), f"{tokenizer}: rebuilt, but nowhere to keep the copy: "
+                                                 f"{describe_failure(exc)}", tuple(notes), new=True)
         place = f"{tokenizer} (rebuilt copy {kept}, for this process only)"
     try:
         check_file(kept, pin)
