@@ -193,7 +193,7 @@ def wheel_breakdown(wheel: Path, baseline_bytes: int) -> Dict[str, Any]:
             elif ".dist-info/" in name:
                 group = "dist_info"
             elif "/" not in name:
-                group = "startup"  # harmony_vocab.pth, _harmony_vocab_startup.py
+                group = "startup"  # harmony_vocab.pth, _harmony_vocab_lookup.py
             else:
                 group = "code"
             groups[group] += info.compress_size

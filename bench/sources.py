@@ -22,7 +22,7 @@ def source_files(root: Path) -> List[Path]:
     """The files a wheel is built from, as a clean checkout under `root` has them (no built vocab
     files, no caches): pyproject.toml, hatch_build.py, vocab_manifest.toml (the pins), README.md,
     LICENSE and everything under src/ (the package, ``harmony_vocab.pth`` and the top-level
-    ``_harmony_vocab_startup.py`` that the wheel force-includes). Both the cache key of the wheel
+    ``_harmony_vocab_*.py`` modules that the wheel force-includes). Both the cache key of the wheel
     and the tree it is built from come from this list."""
     files: List[Path] = []
     for item in SOURCE_ITEMS:

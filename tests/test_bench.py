@@ -64,7 +64,8 @@ def test_wheel_cache_key_covers_every_build_input(tmp_path: Path, monkeypatch: p
     the wheel force-includes and the pins' manifest among them; built or cached files are not."""
     bench = bench_module(monkeypatch, "sources")
     rel = {p.relative_to(ROOT).as_posix() for p in bench.source_files(ROOT)}
-    for name in ("src/_harmony_vocab_startup.py", "src/harmony_vocab.pth", "vocab_manifest.toml",
+    for name in ("src/_harmony_vocab_startup.py", "src/_harmony_vocab_lookup.py", "src/_harmony_vocab_paths.py",
+                 "src/harmony_vocab.pth", "vocab_manifest.toml",
                  "pyproject.toml", "hatch_build.py", "README.md", "src/harmony_vocab/__init__.py"):
         assert name in rel, name
     assert not any(name.endswith((".tiktoken", ".pyc")) for name in rel)
@@ -76,10 +77,11 @@ def test_wheel_cache_key_covers_every_build_input(tmp_path: Path, monkeypatch: p
     (tree / "src" / "harmony_vocab" / "data").mkdir(exist_ok=True)
     (tree / "src" / "harmony_vocab" / "data" / "o200k_base.tiktoken").write_bytes(b"x")
     (tree / "src" / "__pycache__").mkdir(exist_ok=True)
-    (tree / "src" / "__pycache__" / "_harmony_vocab_startup.cpython-311.pyc").write_bytes(b"x")
+    (tree / "src" / "__pycache__" / "_harmony_vocab_lookup.cpython-311.pyc").write_bytes(b"x")
     assert bench.source_key(tree) == key
     # Inputs: each change gives another key.
-    for name in ("src/_harmony_vocab_startup.py", "vocab_manifest.toml", "src/harmony_vocab.pth"):
+    for name in ("src/_harmony_vocab_startup.py", "src/_harmony_vocab_lookup.py", "vocab_manifest.toml",
+                 "src/harmony_vocab.pth"):
         copy = tmp_path / "changed"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(tree, copy)

@@ -95,8 +95,9 @@ class Project:
             url = f"https://127.0.0.1:{port}/encodings/{name}.tiktoken"
             self.vocabs[name] = (make_pin(name, data, [url]), data)
         (root / "src" / "harmony_vocab").mkdir(parents=True)
-        self.startup_module = root / "src" / "_harmony_vocab_startup.py"
-        shutil.copy(ROOT / "src" / "_harmony_vocab_startup.py", self.startup_module)
+        self.startup_module = root / "src" / "_harmony_vocab_lookup.py"
+        for module in ("_harmony_vocab_startup.py", "_harmony_vocab_lookup.py"):
+            shutil.copy(ROOT / "src" / module, root / "src" / module)
         write_manifest(root / "vocab_manifest.toml", {n: entry_of(p) for n, (p, _) in self.vocabs.items()})
         self.data = root / "src" / "harmony_vocab" / "data"
         self.cache = home / "vocab-cache"
@@ -303,7 +304,7 @@ def test_prepare_from_the_mirror_writes_pins_and_data(project: Project, httpserv
     pins_module = project.startup_module
     manifest = hatch_build.load_manifest(project.root / "vocab_manifest.toml")
     text = pins_module.read_text()
-    assert text == hatch_build.render_startup_module(text, manifest)
+    assert text == hatch_build.render_modules(project.root, manifest)[pins_module]
     namespace: Dict[str, Any] = {"__file__": str(pins_module)}
     exec(text, namespace)
     assert namespace["PINS"]["o200k_base"]["sha256"] == project.vocabs["o200k_base"][0].sha256
@@ -488,7 +489,8 @@ def test_manifest_errors_name_the_key(project: Project, change: Dict[str, Any], 
     assert key in message.split("[vocab.o200k_base]", 1)[1]
     with pytest.raises(BuildSetupError):
         project.prepare(HARMONY_VOCAB_OFFLINE="1")
-    assert project.startup_module.read_text() == (ROOT / "src" / "_harmony_vocab_startup.py").read_text()
+    for module in ("_harmony_vocab_startup.py", "_harmony_vocab_lookup.py"):
+        assert (project.root / "src" / module).read_text() == (ROOT / "src" / module).read_text()
 
 
 @pytest.mark.parametrize(

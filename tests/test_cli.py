@@ -645,8 +645,6 @@ def test_a_non_http_mirror_gets_advice_that_works_at_run_time(
 def test_doctor_json_shape_and_what_unmodified_tools_would_do(
     capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from _harmony_vocab_startup import TiktokenFinder
-
     import harmony_vocab.doctor
 
     # tiktoken itself is not needed here: what doctor learns from it (installed, defines both

@@ -131,9 +131,9 @@ SELECTION = textwrap.dedent(
     import harmony_vocab as hv
     from harmony_vocab import cli
     warnings.simplefilter("ignore")
-    from _harmony_vocab_startup import startup_selection
+    from _harmony_vocab_startup import selection
     marker = os.environ.get("HARMONY_VOCAB_REGISTERED")
-    selected = startup_selection(os.environ)
+    selected = selection(os.environ)
     startup = list(selected) if selected else None
     if marker is not None:  # the registration ran at start-up, and registered that very selection
         assert marker == ":".join(startup), (marker, startup)

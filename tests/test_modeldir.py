@@ -16,8 +16,9 @@ import pytest
 import harmony_vocab.tokenizer_json as tj
 from harmony_vocab import locations as loc
 from harmony_vocab.errors import VocabNotFoundError
-from _harmony_vocab_startup import MODEL_SUBDIRS as SUBDIRS
-from _harmony_vocab_startup import PINS, model_roots, places
+from _harmony_vocab_lookup import MODEL_SUBDIRS as SUBDIRS
+from _harmony_vocab_paths import model_roots
+from _harmony_vocab_lookup import PINS, places
 from harmony_vocab.resolution import VocabWarning, resolve
 from harmony_vocab.tokenizer_json import TokenizerJsonError, rebuild
 from support import BYTE_ENCODER, to_tokenizer_json

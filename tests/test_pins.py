@@ -1,5 +1,6 @@
 """Drift tests: vocab_manifest.toml is the single source of truth for the pins; every other copy
-(the generated part of src/_harmony_vocab_startup.py, harmony_vocab.pins.PINS,
+(the generated parts of src/_harmony_vocab_lookup.py and src/_harmony_vocab_startup.py,
+harmony_vocab.pins.PINS,
 harmony_vocab.VOCABS) must match it exactly, and its derived values (sample, cache names,
 byte-level fingerprints) must match the real files."""
 
@@ -11,7 +12,7 @@ from typing import Any, Dict
 
 import pytest
 
-import _harmony_vocab_startup as startup
+import _harmony_vocab_lookup as startup
 import harmony_vocab
 import harmony_vocab.pins
 from support import ROOT, SHARED_VOCAB
@@ -28,11 +29,9 @@ def manifest() -> Dict[str, Dict[str, Any]]:
     return hatch_build.load_manifest(MANIFEST)
 
 
-def test_committed_startup_module_is_generated_from_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
-    committed = (ROOT / "src" / "_harmony_vocab_startup.py").read_text()
-    assert committed == hatch_build.render_startup_module(committed, manifest), (
-        "src/_harmony_vocab_startup.py drifted from vocab_manifest.toml: run `python hatch_build.py`"
-    )
+def test_committed_generated_modules_match_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:
+    for path, rendered in hatch_build.render_modules(ROOT, manifest).items():
+        assert path.read_text() == rendered, f"{path} drifted from vocab_manifest.toml: run `python hatch_build.py`"
 
 
 def test_run_time_pins_match_the_manifest(manifest: Dict[str, Dict[str, Any]]) -> None:

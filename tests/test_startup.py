@@ -1,4 +1,4 @@
-"""The start-up registration (_harmony_vocab_startup, run by harmony_vocab.pth), in-process: which
+"""The start-up registration (_harmony_vocab_lookup, run by harmony_vocab.pth), in-process: which
 directory it selects, when it leaves TIKTOKEN_ENCODINGS_BASE alone, what its cheap check catches,
 and that it never raises. tests/test_integration.py runs it for real at interpreter start."""
 
@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+import _harmony_vocab_paths as paths
+import _harmony_vocab_lookup as lookup
 import _harmony_vocab_startup as startup
 from support import SHARED_VOCAB
 
-PIN = startup.PINS["o200k_base"]
+PIN = lookup.PINS["o200k_base"]
 FILE = PIN["file"]
 
 pytestmark = pytest.mark.skipif(not SHARED_VOCAB.is_dir(), reason=f"no local vocab mirror at {SHARED_VOCAB}")
@@ -59,14 +61,14 @@ def test_order_env_file_then_model_dir_then_package(site: Path, tmp_path: Path, 
     vocab_in(model / "original")
     vocab_in(model / "tokenizer")
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(model))
-    assert startup.startup_selection() == ("model", str(model / "tokenizer"))
+    assert startup.selection(os.environ) == ("model", str(model / "tokenizer"))
     env_dir = vocab_in(tmp_path / "env")
     monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(env_dir / FILE))
-    assert startup.startup_selection() == ("environment", str(env_dir))
+    assert startup.selection(os.environ) == ("environment", str(env_dir))
     # A damaged or renamed file is passed over (resolve() reports it later).
     damage(env_dir / FILE, startup.sample_offsets(PIN["size"])[3] + 5)
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(tmp_path / "nowhere"))
-    assert startup.startup_selection() == ("package", str(site))
+    assert startup.selection(os.environ) == ("package", str(site))
 
 
 def test_a_same_size_file_with_other_bytes_is_not_registered(site: Path, tmp_path: Path) -> None:
@@ -97,7 +99,7 @@ def test_fifos_and_devices_are_refused_without_blocking(site: Path, tmp_path: Pa
     assert not startup.looks_pinned(str(dev_dir / FILE), PIN)
     monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", str(fifo_dir / FILE))
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", str(dev_dir))
-    assert startup.startup_selection() == ("package", str(site))
+    assert startup.selection(os.environ) == ("package", str(site))
 
 
 def test_relative_and_home_paths_are_registered_absolute(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -105,7 +107,7 @@ def test_relative_and_home_paths_are_registered_absolute(site: Path, tmp_path: P
     vocab_in(home / "m" / "encodings")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", "~/m")
-    assert startup.startup_selection() == ("model", str(home / "m" / "encodings"))
+    assert startup.selection(os.environ) == ("model", str(home / "m" / "encodings"))
     monkeypatch.chdir(home)
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", "m")
     startup.run()
@@ -151,7 +153,7 @@ def test_openai_harmonys_own_cache_is_left_to_it(site: Path, tmp_path: Path, mon
     startup.run()
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
     vocab_in(tmp_path / "ours")  # our cache comes before it, and has the canonical name
-    assert startup.startup_selection() == ("cache", str(tmp_path / "ours"))
+    assert startup.selection(os.environ) == ("cache", str(tmp_path / "ours"))
 
 
 def test_runs_once_per_process_and_never_raises(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,7 +163,7 @@ def test_runs_once_per_process_and_never_raises(site: Path, monkeypatch: pytest.
     startup.run()  # site read the .pth twice: nothing more happens
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == "/changed"
     module = importlib.reload(startup)
-    monkeypatch.setattr(module, "startup_selection", lambda *a: 1 / 0)
+    monkeypatch.setattr(module, "selection", lambda *a: 1 / 0)
     monkeypatch.delenv("TIKTOKEN_ENCODINGS_BASE")
     module.run()  # a broken state is left for resolve() to report
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
@@ -170,12 +172,12 @@ def test_runs_once_per_process_and_never_raises(site: Path, monkeypatch: pytest.
 def test_a_model_directory_for_the_other_vocab_is_not_warned_about(site: Path, tmp_path: Path) -> None:
     """A GPT-OSS repository holds o200k only: looking there for cl100k_base is no mistake."""
     model = vocab_in(tmp_path / "gpt-oss" / "original").parent
-    cl100k = [p for p in startup.places("cl100k_base", {"HARMONY_VOCAB_MODEL_DIR": str(model)}) if p.tier == "model"]
-    assert [p.on_failure for p in cl100k if p.path is None and p.outcome != "missing"] == [startup.QUIET]
+    cl100k = [p for p in lookup.places("cl100k_base", {"HARMONY_VOCAB_MODEL_DIR": str(model)}) if p.tier == "model"]
+    assert [p.on_failure for p in cl100k if p.path is None and p.outcome != "missing"] == [lookup.QUIET]
     empty = tmp_path / "empty-model"
     empty.mkdir()
-    nothing = [p for p in startup.places("cl100k_base", {"HARMONY_VOCAB_MODEL_DIR": str(empty)}) if p.tier == "model"]
-    assert [p.on_failure for p in nothing if p.path is None and p.outcome != "missing"] == [startup.WARN]
+    nothing = [p for p in lookup.places("cl100k_base", {"HARMONY_VOCAB_MODEL_DIR": str(empty)}) if p.tier == "model"]
+    assert [p.on_failure for p in nothing if p.path is None and p.outcome != "missing"] == [lookup.WARN]
 
 
 def test_a_relative_setting_with_the_current_directory_gone(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,7 +187,7 @@ def test_a_relative_setting_with_the_current_directory_gone(site: Path, tmp_path
     gone.rmdir()
     monkeypatch.setenv("HARMONY_VOCAB_MODEL_DIR", "m")
     monkeypatch.setenv("HARMONY_VOCAB_O200K_BASE", "x/o200k_base.tiktoken")
-    assert startup.startup_selection() == ("package", str(site))
+    assert startup.selection(os.environ) == ("package", str(site))
 
 
 def test_tiktoken_encodings_base_is_taken_as_openai_harmony_takes_it(site: Path, tmp_path: Path) -> None:
@@ -193,19 +195,19 @@ def test_tiktoken_encodings_base_is_taken_as_openai_harmony_takes_it(site: Path,
     home = tmp_path / "home"
     vocab_in(home / "enc")
     base = {"HOME": str(home), "TIKTOKEN_ENCODINGS_BASE": "~/enc"}
-    (env_place,) = [p for p in startup.places("o200k_base", base) if p.label.startswith("TIKTOKEN_ENCODINGS_BASE")]
+    (env_place,) = [p for p in lookup.places("o200k_base", base) if p.label.startswith("TIKTOKEN_ENCODINGS_BASE")]
     assert env_place.path is not None and "~" in env_place.path and not os.path.exists(env_place.path)
     ours = {"HOME": str(home), "HARMONY_VOCAB_O200K_BASE": "~/enc/o200k_base.tiktoken"}
-    assert startup.startup_selection(ours) == ("environment", str(home / "enc"))
+    assert startup.selection(ours) == ("environment", str(home / "enc"))
 
 
 def test_empty_foreign_variables_mean_what_their_owners_make_of_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     # openai-harmony (Rust): TIKTOKEN_RS_CACHE_DIR="" and TMPDIR="" are the current directory
-    assert startup.harmony_cache_dir({"TIKTOKEN_RS_CACHE_DIR": ""}) == str(tmp_path)
-    assert startup.harmony_cache_dir({"TMPDIR": ""}) == str(tmp_path / "tiktoken-rs-cache")
-    assert startup.harmony_cache_dir({}) == "/tmp/tiktoken-rs-cache"
+    assert paths.harmony_cache_dir({"TIKTOKEN_RS_CACHE_DIR": ""}) == str(tmp_path)
+    assert paths.harmony_cache_dir({"TMPDIR": ""}) == str(tmp_path / "tiktoken-rs-cache")
+    assert paths.harmony_cache_dir({}) == "/tmp/tiktoken-rs-cache"
     # tiktoken: TIKTOKEN_CACHE_DIR="" switches its cache off
-    assert startup.tiktoken_cache_dir({"TIKTOKEN_CACHE_DIR": ""}) == ""
+    assert paths.tiktoken_cache_dir({"TIKTOKEN_CACHE_DIR": ""}) == ""
     # ours: empty is unset
-    assert startup.cache_dir({"HARMONY_VOCAB_CACHE_DIR": "", "HOME": "/h"}) == "/h/.cache/harmony-vocab"
+    assert paths.cache_dir({"HARMONY_VOCAB_CACHE_DIR": "", "HOME": "/h"}) == "/h/.cache/harmony-vocab"

@@ -33,7 +33,8 @@ def test_wheel_holds_pinned_vocab_files_and_markers(dist: Dict[str, Path]) -> No
             level9 = zlib.compressobj(9, zlib.DEFLATED, -15)  # the hook's recompress step
             assert zf.getinfo(f"harmony_vocab/data/{pin.file}").compress_size == len(level9.compress(data) + level9.flush())
         assert "harmony_vocab/py.typed" in names
-        assert {"harmony_vocab.pth", "_harmony_vocab_startup.py"} <= names
+        assert {"harmony_vocab.pth", "_harmony_vocab_startup.py", "_harmony_vocab_lookup.py",
+                "_harmony_vocab_paths.py"} <= names
         assert not any(n.endswith(".part") for n in names)
         metadata = zf.read("harmony_vocab-0.1.0.dist-info/METADATA").decode()
     # No required run-time dependency: every Requires-Dist is behind an extra.

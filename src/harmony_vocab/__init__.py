@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: this module runs at
 
 __version__ = "0.1.0"
 
-from _harmony_vocab_startup import VOCABS as VOCABS  # generated from vocab_manifest.toml
+from _harmony_vocab_lookup import VOCABS as VOCABS  # generated from vocab_manifest.toml
 
 _EXPORTS: "dict[str, str]" = {
     "bundled_dir": "bundled",

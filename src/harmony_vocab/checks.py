@@ -133,12 +133,12 @@ def check_given(path_text: str, names: Sequence[str], explicit_name: Optional[st
 
 def tier_checks(names: Sequence[str]) -> List[Check]:
     """Check every place of the lookup order that is set, for each vocab in `names`: the same
-    places, in the same order, as `resolve` looks at (``_harmony_vocab_startup.places``).
+    places, in the same order, as `resolve` looks at (``_harmony_vocab_lookup.places``).
 
     A place that is set but fails is "failed" where resolve would warn or raise (explicit,
     environment, model) and where it is the package's own copy; a cache that is empty is
     "absent"."""
-    from _harmony_vocab_startup import QUIET, places
+    from _harmony_vocab_lookup import QUIET, places
 
     from .bundled import bundled_dir
     from .pins import get_pin

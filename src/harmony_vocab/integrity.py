@@ -10,7 +10,7 @@ import stat
 import threading
 from typing import BinaryIO, Optional, Set, Tuple, Union
 
-import _harmony_vocab_startup as _base
+import _harmony_vocab_lookup as _base
 
 from .errors import FileInTheWayError, FileTooLargeError, NotRegularFileError, VocabIntegrityError
 from .pins import Pin, get_pin
@@ -28,7 +28,7 @@ _lock = threading.Lock()
 def open_regular(path: PathLike) -> "io.FileIO":
     """Open `path` for reading, if it is a regular file (a symlink is followed).
 
-    Every file harmony-vocab reads is opened here (through ``_harmony_vocab_startup.open_regular``,
+    Every file harmony-vocab reads is opened here (through ``_harmony_vocab_lookup.open_regular``,
     which start-up uses too). A FIFO, a device or a socket is refused (`NotRegularFileError`) and
     a directory raises `IsADirectoryError`: stat-ed before it is opened (a device is never
     opened), opened non-blocking and fstat-ed, so a path swapped in between cannot hang us.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Tuple
 
-from _harmony_vocab_startup import PINS as _RAW_PINS
+from _harmony_vocab_lookup import PINS as _RAW_PINS
 
 from .errors import UnknownVocabError
 

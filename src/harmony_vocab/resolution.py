@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
-from _harmony_vocab_startup import STRICT, TIERS, WARN, Place, places
-from _harmony_vocab_startup import registered_by_us as _registered_by_us
+from _harmony_vocab_lookup import STRICT, TIERS, WARN, Place, places
+from _harmony_vocab_lookup import registered_by_us as _registered_by_us
 
 from . import locations as loc
 from .bundled import bundled_dir

@@ -16,12 +16,12 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 
-from _harmony_vocab_startup import PINS
+from _harmony_vocab_lookup import PINS
 
 if TYPE_CHECKING:  # pragma: no cover
     from importlib.machinery import ModuleSpec
 
-# Only _harmony_vocab_startup (already imported) until a pinned URL is asked for: importing
+# Only _harmony_vocab_lookup (already imported) until a pinned URL is asked for: importing
 # tiktoken.load stays as cheap as without us.
 BY_URL: Dict[str, str] = {url: name for name, pin in PINS.items() for url in pin["urls"]}
 """The pinned URLs tiktoken may ask for, and their vocab names."""

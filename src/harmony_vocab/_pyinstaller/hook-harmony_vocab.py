@@ -7,6 +7,8 @@ from PyInstaller.utils.hooks import collect_data_files, collect_submodules
 datas = collect_data_files("harmony_vocab", includes=["**/*.tiktoken"])
 hiddenimports = [
     "_harmony_vocab_startup",
+    "_harmony_vocab_lookup",
+    "_harmony_vocab_paths",
     *collect_submodules("harmony_vocab", filter=lambda name: not name.startswith("harmony_vocab._pyinstaller")),
 ]
 excludedimports = ["openai_harmony", "tiktoken", "tiktoken_ext", "requests"]
