@@ -108,3 +108,19 @@ def test_zipapp(dist: Dict[str, Path], harmony_only: Path, tmp_path: Path) -> No
     fixed_app = zipapp("fixed", f"import harmony_vocab\n{situation['fix_program']}\n{HARMONY_APP}")
     fixed = run(offline([python, fixed_app]), env=env, check=False)
     assert fixed.returncode == 0 and fixed.stdout.startswith(WORKS), fixed.stdout + fixed.stderr
+
+
+def test_register_at_the_top_also_serves_tiktoken(full_venv: Path, tmp_path: Path) -> None:
+    """The printed program fix, harmony_vocab.register(), installs the tiktoken hook as well: under
+    python -S an unmodified tiktoken.get_encoding then works offline (before or after
+    tiktoken.load is imported); without it, it downloads and fails."""
+    (site_packages,) = full_venv.glob("lib/python*/site-packages")
+    env = clean_env(tmp_path / "home", PYTHONPATH=str(site_packages))
+    load = "import tiktoken; print(tiktoken.get_encoding('cl100k_base').encode('hello world'))"
+    python = venv_python(full_venv)
+    failed = run(offline([python, "-S", "-c", load]), env=env, check=False)
+    assert failed.returncode != 0 and "ConnectionError" in failed.stderr
+    for code in (f"import harmony_vocab; harmony_vocab.register(); {load}",
+                 f"import tiktoken.load, harmony_vocab; harmony_vocab.register(); {load}"):
+        fixed = run(offline([python, "-S", "-c", code]), env=env, check=False)
+        assert (fixed.returncode, fixed.stdout.strip()) == (0, "[15339, 1917]"), fixed.stderr

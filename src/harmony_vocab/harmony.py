@@ -106,6 +106,23 @@ def load_harmony_encoding(
                 os.environ[loc.TIKTOKEN_ENCODINGS_BASE] = saved
 
 
+def install_tiktoken_hook() -> None:
+    """Serve tiktoken's pinned vocab downloads from the lookup order in this process, as the
+    start-up run does: the finder, or, when ``tiktoken.load`` is already imported, its functions
+    wrapped now (``harmony_vocab.tiktoken_hook``)."""
+    import sys
+
+    from _harmony_vocab_startup import TiktokenFinder
+
+    from .tiktoken_hook import patch
+
+    loaded = sys.modules.get("tiktoken.load")
+    if loaded is not None:
+        patch(loaded)
+    elif not any(isinstance(f, TiktokenFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, TiktokenFinder())
+
+
 def register(
     *,
     vocab_dir: PathArg = None,
@@ -117,8 +134,11 @@ def register(
     Sets ``TIKTOKEN_ENCODINGS_BASE`` unless an operator already set it (then that directory is
     returned unchanged); a value set by an earlier registration is replaced. Every vocab is
     resolved and verified; one that cannot be found is left out with a warning, and if none is
-    found `VocabNotFoundError` is raised.
+    found `VocabNotFoundError` is raised. It also installs the tiktoken start-up hook, as the
+    ``.pth`` does (`install_tiktoken_hook`): the one call a program that starts without the
+    ``.pth`` (``python -S``, ``PYTHONPATH`` installs, a zipapp) needs at its top.
     """
+    install_tiktoken_hook()
     current = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
     if current and registered_by_us() is None:
         return Path(current)
