@@ -78,7 +78,11 @@ def test_every_call_works_offline_with_no_step_and_as_tiktoken_itself_would(full
     served = json.loads(ours.stdout)
     assert set(served) == {"o200k_base", "cl100k_base", "o200k_harmony", "gpt-4o", "gpt-4", "gpt-3.5-turbo"}
     assert [served[m][0] for m in ("gpt-4o", "gpt-4", "gpt-3.5-turbo")] == ["o200k_base", "cl100k_base", "cl100k_base"]
-    # The hook wrote nothing: no tiktoken cache appeared.
+    # The hook wrote nothing: no tiktoken cache appeared; once tiktoken.load was served, the
+    # finder left sys.meta_path (later imports do not pass through it).
+    finders = run_python(full_venv, tmp_path / "hook", "import sys, tiktoken; tiktoken.get_encoding('cl100k_base'); "
+                         "print(sorted(getattr(f, '__name__', type(f).__name__) for f in sys.meta_path))").stdout
+    assert "TiktokenFinder" not in finders and "PathFinder" in finders
     assert not (tmp_path / "hook" / "tmp" / "data-gym-cache").exists()
     # tiktoken's own code, from its own cache, gives the same ids.
     own = calls(full_venv, tmp_path / "own", HARMONY_VOCAB_AUTOREGISTER="0",

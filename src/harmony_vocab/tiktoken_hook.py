@@ -38,11 +38,14 @@ def ours(url: str, expected_hash: Optional[str]) -> Optional[str]:
 def find_spec(finder: object, fullname: str, path: Optional[Sequence[str]],
               target: Optional[ModuleType]) -> "Optional[ModuleSpec]":
     """The spec the other finders give for `fullname`, its loader wrapped so that the module is
-    patched (`patch`) once it has run."""
+    patched (`patch`) once it has run. The finder's job is then done: it leaves sys.meta_path,
+    so later imports no longer pass through it."""
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
     spec: "Optional[ModuleSpec]" = None
     for other in sys.meta_path:
         find = getattr(other, "find_spec", None)
-        if other is finder or type(other) is type(finder) or find is None:
+        if type(other) is type(finder) or find is None:
             continue
         spec = find(fullname, path, target)
         if spec is not None:
