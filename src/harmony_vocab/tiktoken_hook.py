@@ -35,7 +35,7 @@ def ours(url: str, expected_hash: Optional[str]) -> Optional[str]:
     return name
 
 
-def find_spec(finder: object, fullname: str, path: Optional[Sequence[str]],
+def find_spec(finder: Any, fullname: str, path: Optional[Sequence[str]],
               target: Optional[ModuleType]) -> "Optional[ModuleSpec]":
     """The spec the other finders give for `fullname`, its loader wrapped so that the module is
     patched (`patch`) once it has run. The finder's job is then done: it leaves sys.meta_path,
