@@ -16,13 +16,10 @@ own files (see ``_harmony_vocab_startup.BEFORE_PACKAGE``).
 """
 
 import os
-import sys
 
 TYPE_CHECKING = False  # typing is not imported at run time
 if TYPE_CHECKING:  # pragma: no cover
-    from importlib.machinery import ModuleSpec
-    from types import ModuleType
-    from typing import Any, Dict, Iterator, Mapping, MutableMapping, Sequence, Union
+    from typing import Any, Dict, Iterator, Mapping, Union
 
     Environ = Mapping[str, str]
     Pin = Dict[str, Any]
