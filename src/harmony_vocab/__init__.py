@@ -1,42 +1,40 @@
 """harmony-vocab: the tiktoken vocab files behind openai-harmony and tiktoken, shipped and verified.
 
-The public API is imported lazily so that ``import harmony_vocab`` (run at every interpreter
-start by the registration hook) stays a few microseconds of work: no hashing, no requests.
+The modules, bottom to top (each imports only those above it in this list):
+
+- ``errors``          exceptions, `Attempt` (one place looked at), `redact` for what is shown
+- ``pins``            the pins (from ``vocab_manifest.toml``, built into ``_pins``): `Pin`, `File`
+- ``files``           reading regular files, bounded; size and sha256 checks; writing all or nothing
+- ``tiers``           the lookup order as data: every setting's name, `TIERS`, `places`
+- ``tokenizer_json``  rebuilding a vocab from a model's tokenizer.json
+- ``download``        downloads, verified while streaming
+- ``lookup``          `resolve`: walks the places, verifies the candidates
+- ``export``          copying verified files: `export`, seeding the tools' caches
+- ``openai_harmony``  openai-harmony glue: `load_harmony_encoding`, `register`
+- ``tiktoken``        tiktoken glue: the start-up hook, `tiktoken_encoding`
+- ``doctor``          `verify`'s checks and the doctor's report
+- ``cli``             the ``harmony-vocab`` command
+
+``_harmony_vocab_startup`` (top level, run by ``harmony_vocab.pth`` at every interpreter start)
+imports ``tiers`` only when a setting asks for it, and ``tiktoken`` when tiktoken is imported.
+Importing this package is cheap: the public API below is imported on first use.
 """
 
-TYPE_CHECKING = False  # typing is not imported at run time: this module runs at every start
+import os as _os
+import sys as _sys
 
 __version__ = "0.1.0"
 
-from _harmony_vocab_lookup import VOCABS as VOCABS  # generated from vocab_manifest.toml
-
-_EXPORTS: "dict[str, str]" = {
-    "bundled_dir": "bundled",
-    "bundled_path": "bundled",
-    "verify_file": "integrity",
-    "resolve": "resolution",
-    "Resolution": "resolution",
-    "register": "harmony",
-    "load_harmony_encoding": "harmony",
-    "tiktoken_encoding": "tiktoken_support",
-    "seed_tiktoken_cache": "seed",
-    "seed_harmony_cache": "seed",
-    "Pin": "pins",
-    "get_pin": "pins",
-    "Attempt": "errors",
-    "VocabError": "errors",
-    "UnknownVocabError": "errors",
-    "VocabIntegrityError": "errors",
-    "VocabNotFoundError": "errors",
-    "FetchError": "errors",
-    "MissingExtraError": "errors",
-    "NotShippedError": "errors",
+_EXPORTS = {
+    "resolve": "lookup", "Resolution": "lookup", "bundled_path": "lookup", "bundled_dir": "tiers",
+    "register": "openai_harmony", "verify_file": "files", "get_pin": "pins", "VOCABS": "pins",
+    "VocabError": "errors", "VocabNotFoundError": "errors", "VocabIntegrityError": "errors",
+    "VocabWarning": "errors",
 }
+__all__ = ["__version__", *_EXPORTS]
 
-__all__ = ["VOCABS", "__version__", *_EXPORTS]
 
-
-def __getattr__(name: str) -> "object":
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'harmony_vocab' has no attribute {name!r}")
@@ -51,21 +49,20 @@ def __dir__() -> "list[str]":
     return sorted(__all__)
 
 
+# A worker started by spawn or forkserver from a program that called register() inherits the
+# registration (HARMONY_VOCAB_REGISTERED, set only where the registration ran); importing this
+# package there installs the tiktoken hook too.
+if _os.environ.get("HARMONY_VOCAB_REGISTERED") and not any(
+        type(f).__name__ == "TiktokenFinder" for f in _sys.meta_path):
+    from .tiktoken import install_hook as _install_hook
+
+    _install_hook()
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from .bundled import bundled_dir, bundled_path
-    from .errors import (
-        Attempt,
-        FetchError,
-        MissingExtraError,
-        NotShippedError,
-        UnknownVocabError,
-        VocabError,
-        VocabIntegrityError,
-        VocabNotFoundError,
-    )
-    from .harmony import load_harmony_encoding, register
-    from .integrity import verify_file
-    from .pins import Pin, get_pin
-    from .resolution import Resolution, resolve
-    from .seed import seed_harmony_cache, seed_tiktoken_cache
-    from .tiktoken_support import tiktoken_encoding
+    from .errors import VocabError, VocabIntegrityError, VocabNotFoundError, VocabWarning
+    from .files import verify_file
+    from .lookup import Resolution, bundled_path, resolve
+    from .openai_harmony import register
+    from .pins import VOCABS, get_pin
+    from .tiers import bundled_dir

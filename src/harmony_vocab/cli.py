@@ -1,252 +1,440 @@
-"""The ``harmony-vocab`` command line (also ``python -m harmony_vocab``): its argument parser and
-`main`. The commands themselves (path, resolve, verify, export, env, seed-cache, fetch, doctor) are
-in `commands`; ``harmony-vocab COMMAND --help`` documents each one and its JSON shape
-(`JSON_SHAPES`). Exit codes: `EXIT_CODES_HELP`. Errors go to stderr, one line first (what was
-given, what was expected, what to do), then any list of places tried.
-"""
+"""The ``harmony-vocab`` command (also ``python -m harmony_vocab``): each command is a ``cmd_*``
+function given the parsed arguments and returning its exit code; `main` runs one. Results go to
+stdout; an expected failure is one line on stderr (what was given, what was expected, what to do),
+then any list of places tried. ``harmony-vocab COMMAND --help`` documents each command."""
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-from typing import IO, Any, Dict, NoReturn, Optional, Sequence
 
-from . import commands
-from .console import (
-    EXIT_FAILED,
-    EXIT_USAGE,
-    PROG,
-    STDOUT_CLOSED,
-    Command,
-    Io,
-    Messages,
-    Output,
-    OutputError,
-    error,
-    finish,
-    output_failed,
-    run,
-)
+from .doctor import PROG
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    import argparse
+    from typing import Any, Callable, Dict, List, Optional, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES_HELP = """\
 exit codes:
   0  success
-  1  verification or resolution failed (missing file, size or sha256 mismatch, no verified
-     copy found, download failed, export onto a different file without --force), or stdout
-     could not take the result (closed, or a full disk)
-  2  usage error (unknown command or option, unknown vocab name)
+  1  verification or resolution failed (missing file, size or sha256 mismatch, no verified copy,
+     download failed, export onto a different file without --force), or stdout could not take
+     the result (closed, or a full disk)
+  2  usage error (unknown command or option, unknown vocab name, an empty argument)
 """
 
-JSON_SHAPES: Dict[str, str] = {
-    "resolve": """\
-{"name": str, "ok": bool, "tier": str|null, "path": str|null, "file": str, "sha256": str,
- "size": int, "attempts": [{"tier": str, "place": str, "outcome": str, "ok": bool}, ...],
- "error": str|null}""",
-    "verify": """\
-{"ok": bool, "checks": [{"tier": str|null, "name": str|null, "path": str,
- "status": "ok"|"failed"|"absent", "detail": str}, ...]}
-(tier is null for a PATH given on the command line)""",
-    "env": """\
-{"directory": str, "variables": {"TIKTOKEN_ENCODINGS_BASE": str,
- "HARMONY_VOCAB_AUTOREGISTER": "0"}, "vocabs": {name: str|null, ...}}""",
-    "doctor": """\
-{"ok": bool (false: a vocab has no verified copy, or an installed tool would download or fail),
- "harmony_vocab": {"version": str, "location": str, "bundled_dir": str},
- "python": {"version": str, "executable": str},
- "packages": {"openai-harmony": str|null, "tiktoken": str|null, "requests": str|null},
- "registration": {"pth_installed": bool, "pth_path": str|null, "ran_at_startup": bool,
-   "autoregister": str|null, "enabled": bool, "tiktoken_encodings_base": str|null,
-   "set_by_registration": bool, "registered_tier": str|null,
-   "startup_selection": {"tier": str, "directory": str}|null (what the registration set),
-   "tiktoken_hook_active": bool, "tiktoken_hook": str},
- "download": {"allowed": bool|null, "base_url": str|null, "cache_dir": str|null},
- "vocabs": {name: {"ok": bool, "tier": str|null, "path": str|null, "network_needed": bool,
-   "error": str|null, "warnings": [str, ...],
-   "openai_harmony": {"status": STATUS, "path": str|null, "detail": str},
-   "tiktoken": {"status": STATUS, "path": str|null, "detail": str}}, ...},
- "situation": {"kind": "site"|"frozen"|"no-site"|"not-site-dir"|"zip"|"no-pth", "explanation": str,
-   "fix": str|null, "fix_shell": str|null, "fix_program": str|null}}
-STATUS: what an unmodified openai-harmony / tiktoken would do for that vocab: "offline",
-"network" (would download), "broken" (would fail), "not installed", "not used" (no encoding of
-that tool reads the vocab). Where the start-up registration could not run, fix says what to do:
-fix_shell, a line to run before starting the program, or fix_program, a call to put at the top
-of the program""",
-}
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as given (exit 2)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with an error that is one line and says where help is."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-    def _print_message(self, message: str, file: Any = None) -> None:
-        # argparse ignores a failed write of --help or --version (3.11) or lets it out (3.9):
-        # here stdout fails as it does for any command (`main` reports it), stderr stays quiet.
-        if message:
-            (Output(file) if file is sys.stdout else Messages(file or sys.stderr)).write(message)
+class OutputError(Exception):
+    """Standard output cannot take a command's result: closed, a full disk, a reader gone."""
 
 
-def _vocab_name(value: str) -> str:
-    """argparse type: a known vocab name (``.tiktoken`` suffix tolerated)."""
-    from .errors import UnknownVocabError
-    from .pins import get_pin
-
+def out(text: str) -> None:
+    """Print a result; a failed write raises `OutputError`."""
     try:
-        return get_pin(value).name
-    except UnknownVocabError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        if sys.stdout is None:
+            raise OSError("standard output is closed")
+        sys.stdout.write(text)
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-class _OldFetchNames(argparse.Action):
-    """``fetch NAME ...``, the older spelling of ``fetch --name NAME ...``: adds to ``names``."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: Optional[str] = None) -> None:
-        if values:
-            namespace.names = (getattr(namespace, "names", None) or []) + list(values)
-
-
-def _add_names(p: argparse.ArgumentParser, what: str) -> None:
-    """``--name N``, the one way a set of vocabs is chosen."""
-    p.add_argument("--name", dest="names", action="append", type=_vocab_name, metavar="N",
-                   help=f"{what} only this vocab (repeatable; default: all)")
+def err(text: str) -> None:
+    """Print a message; a closed or failing stderr swallows it (there is nowhere else to say it)."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(text + "\n")
+    except (OSError, ValueError):
+        pass
 
 
-def _add_json(p: "argparse.ArgumentParser | argparse._MutuallyExclusiveGroup") -> None:
-    """``--json``, the one way to ask for JSON output."""
-    p.add_argument("--json", action="store_true", help="print JSON (shape below)")
+def _json(data: "Any") -> None:
+    import json
+
+    out(json.dumps(data, indent=2) + "\n")
 
 
-ENV_VARIABLES_DOC = """\
-the variables:
-  TIKTOKEN_ENCODINGS_BASE=DIR    openai-harmony (and harmony-vocab's environment tier) read the
-                                 vocab files from DIR instead of downloading them
-  HARMONY_VOCAB_AUTOREGISTER=0   the start-up registration is not needed once the directory is
-                                 set explicitly: the image does not depend on the .pth running
-"""
+def _given(value: "Optional[str]", what: str) -> "Optional[str]":
+    """`value`, refused when it is given but empty (an unset shell variable would otherwise mean
+    the current directory)."""
+    if value is not None and not value.strip():
+        raise UsageError(f"{what} is empty: give a path (is a shell variable unset?)")
+    return value
 
 
-# ------------------------------------------------------------------------------------- parser
+def _names(args: "argparse.Namespace") -> "List[str]":
+    from .tiers import installed_vocabs
 
-def build_parser() -> argparse.ArgumentParser:
+    return list(dict.fromkeys(args.names)) if args.names else installed_vocabs()
+
+
+def cmd_path(args: "argparse.Namespace") -> int:
+    """Print the path(s) of the verified vocab file(s) the lookup order selects."""
+    from .lookup import resolve, restore_advice
+
+    if args.bundled:
+        from .files import check_file
+        from .pins import get_pin
+        from .tiers import bundled_dir
+
+        pin = get_pin(args.name)
+        paths = [bundled_dir(pin.wheel) / f.name for f in pin.files]
+        for path, f in zip(paths, pin.files):
+            try:
+                check_file(path, f)
+            except OSError as exc:
+                from .files import describe_failure
+
+                err(f"{PROG}: error: the packaged copy {path} is {describe_failure(exc)}; {restore_advice(pin)}")
+                return EXIT_FAILED
+    else:
+        paths = list(resolve(args.name).paths)
+    out("".join(os.path.abspath(p) + "\n" for p in paths))
+    return EXIT_OK
+
+
+def cmd_resolve(args: "argparse.Namespace") -> int:
+    """Run the lookup order; print the winner and every place looked at."""
+    from .errors import VocabIntegrityError, VocabNotFoundError
+    from .lookup import resolve
+
+    result: "Dict[str, Any]" = {"name": args.name, "ok": False, "tier": None, "paths": [], "attempts": [],
+                                "error": None}
+    try:
+        found = resolve(args.name, vocab_path=_given(args.vocab_path, "--vocab-path"),
+                        vocab_dir=_given(args.vocab_dir, "--vocab-dir"), model_dir=_given(args.model_dir, "--model-dir"),
+                        download=True if args.download else None)
+    except (VocabNotFoundError, VocabIntegrityError) as exc:
+        attempts, failure = exc.attempts, exc
+    else:
+        attempts, failure = found.attempts, None
+        result.update(ok=True, tier=found.tier, paths=[os.path.abspath(p) for p in found.paths])
+    result["attempts"] = [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok} for a in attempts]
+    if failure is not None:
+        result["error"] = str(failure).splitlines()[0]
+    if args.json:
+        _json(result)
+    else:
+        if failure is None:
+            out(f"{args.name}: {result['tier']} {', '.join(result['paths'])}\n")
+        out("places looked at, in order:\n" + "".join(f"  {i}. [{a['tier']}] {a['place']}: {a['outcome']}\n"
+                                                      for i, a in enumerate(result["attempts"], 1)))
+    if failure is not None:
+        err(f"{PROG}: error: {str(failure).splitlines()[0]}" + (f" {failure.advice.splitlines()[0]}"
+                                                                if isinstance(failure, VocabNotFoundError) else ""))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_verify(args: "argparse.Namespace") -> int:
+    """Check files or directories (or every place of the lookup order that is set) against the pins."""
+    from .doctor import verify_paths, verify_tiers
+
+    names = _names(args)
+    checks = verify_paths([_given(p, "PATH") or "" for p in args.paths], names) if args.paths else verify_tiers(names)
+    failed = [c for c in checks if c["status"] == "failed"]
+    if args.json:
+        _json({"ok": not failed, "checks": checks})
+    else:
+        out("".join(f"{ {'ok': 'ok', 'failed': 'FAILED', 'absent': 'absent'}[c['status']]:<7} {c['name'] or '-':<12} "
+                    f"{'[' + c['tier'] + '] ' if c['tier'] else ''}{c['path']}: {c['detail']}\n" for c in checks))
+    if failed:
+        err(f"{PROG}: error: {len(failed)} of {len(checks)} checked failed, first {failed[0]['path']}: "
+            f"{failed[0]['detail']}; replace it with a verified copy ({PROG} export DIR), or fix the setting "
+            f"or path that names it")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _waiting(message: str) -> None:
+    err(f"{PROG}: {message}")
+
+
+def _lock_timeout() -> float:
+    from .files import LOCK_TIMEOUT
+    from .tiers import ENV_LOCK_TIMEOUT
+
+    value = os.environ.get(ENV_LOCK_TIMEOUT) or ""
+    try:
+        return float(value) if value.strip() else LOCK_TIMEOUT
+    except ValueError:
+        raise UsageError(f"{ENV_LOCK_TIMEOUT}={value!r} is not a number of seconds") from None
+
+
+def cmd_export(args: "argparse.Namespace") -> int:
+    """Copy verified files and a SHA256SUMS into DEST (or DEST/encodings)."""
+    from .export import export
+
+    done = export(_given(args.dest, "DEST") or "", _names(args), layout=args.layout, force=args.force,
+                  lock_timeout=_lock_timeout(), waiting=_waiting)
+    out("".join(f"{action:<9} {path}\n" for action, path in done))
+    return EXIT_OK
+
+
+def _quote(value: str, fmt: str) -> str:
+    if fmt == "sh":
+        import shlex
+
+        return shlex.quote(value)
+    if fmt == "fish":
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"{value!r} holds a line break, which a Dockerfile ENV cannot carry")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+ENV_FORMATS = {"sh": "export {}={}\n", "fish": "set -gx {} {}\n", "dockerfile": "ENV {}={}\n"}
+
+
+def cmd_env(args: "argparse.Namespace") -> int:
+    """Print the setting that makes openai-harmony read a verified directory (checked first). It
+    keeps the start-up registration and the tiktoken hook on: an operator's value is kept by both."""
+    from .doctor import check
+    from .pins import harmony_pin
+    from .tiers import TIKTOKEN_ENCODINGS_BASE, bundled_dir, harmony_readable
+
+    fmt = "json" if args.json else args.format or "sh"
+    directory = os.path.abspath(_given(args.dir, "--dir") or bundled_dir())
+    pin = harmony_pin()
+    found = check(None, pin.name, os.path.join(directory, pin.file))
+    problem = (found["detail"] if found["status"] != "ok" else
+               None if harmony_readable(directory) else "not UTF-8, which openai-harmony cannot read")
+    if problem:
+        message = (f"{directory}: {problem}; expected a directory holding a verified {pin.file}: fill one with "
+                   f"'{PROG} export DIR'")
+        if fmt == "json":
+            _json({"ok": False, "directory": directory, "variables": {}, "error": message})
+        err(f"{PROG}: error: {message}")
+        return EXIT_FAILED
+    variables = {TIKTOKEN_ENCODINGS_BASE: directory}
+    if fmt == "json":
+        _json({"ok": True, "directory": directory, "variables": variables, "error": None})
+    else:
+        out("".join(ENV_FORMATS[fmt].format(k, _quote(v, fmt)) for k, v in variables.items()))
+    return EXIT_OK
+
+
+def cmd_seed_cache(args: "argparse.Namespace") -> int:
+    """Write verified copies under the names tiktoken and openai-harmony look for in their caches."""
+    from .errors import VocabError
+    from .openai_harmony import seed_harmony_cache
+    from .tiktoken import seed_tiktoken_cache
+
+    names = _names(args)
+    both = args.tiktoken is None and args.harmony is None
+    targets = [("tiktoken", seed_tiktoken_cache, _given(args.tiktoken, "--tiktoken"), both or args.tiktoken is not None),
+               ("openai-harmony", seed_harmony_cache, _given(args.harmony, "--harmony"), both or args.harmony is not None)]
+    failed = False
+    for who, seed, directory, wanted in targets:
+        if not wanted:
+            continue
+        try:
+            for path in seed(directory, [n for n in names if who == "tiktoken" or n in ("o200k_base", "cl100k_base")],
+                             waiting=_waiting):
+                out(f"{who:<15} {path}\n")
+        except VocabError as exc:  # each cache on its own: one refused does not stop the other
+            err(f"{PROG}: error: {exc}")
+            failed = True
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_fetch(args: "argparse.Namespace") -> int:
+    """Download vocab files into our cache, verified while streaming."""
+    from .download import download, download_urls
+    from .errors import VocabError
+    from .files import check_file
+    from .pins import get_pin
+    from .tiers import ENV_CACHE_DIR, cache_dir
+
+    dest = cache_dir(os.environ)
+    if dest is None:
+        raise UsageError(f"no home directory for the cache: set {ENV_CACHE_DIR}")
+    for name in _names(args):
+        for f in get_pin(name).files:
+            target = os.path.join(dest, f.name)
+            try:
+                if args.force:
+                    raise FileNotFoundError
+                check_file(target, f)
+            except (VocabError, OSError):
+                bar = sys.stderr.isatty() if sys.stderr is not None else False
+
+                def progress(got: int, total: int) -> None:
+                    err(f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB") if bar and got == total else None
+
+                target = os.fspath(download(f, dest, download_urls(f), progress=progress))
+            out(os.path.abspath(target) + "\n")
+    return EXIT_OK
+
+
+def cmd_doctor(args: "argparse.Namespace") -> int:
+    """One screen on this installation, the registration, and each vocab's source."""
+    from .doctor import doctor_report, format_doctor
+
+    report = doctor_report()
+    _json(report) if args.json else out(format_doctor(report))
+    return EXIT_OK if report["ok"] else EXIT_FAILED
+
+
+def build_parser() -> "argparse.ArgumentParser":
     """The argument parser of ``harmony-vocab``."""
+    import argparse
+
     from . import __version__
+    from .pins import VOCABS, get_pin
+    from .tiers import ENV_LOCK_TIMEOUT
 
-    formatter = argparse.RawDescriptionHelpFormatter
-    parser = _Parser(
-        prog=PROG,
-        description="Locate, check, export and seed the tiktoken vocab files behind openai-harmony "
-                    "and tiktoken. Offline, except 'fetch'.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=formatter,
-    )
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> "Any":
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def vocab(value: str) -> str:
+        from .errors import UnknownVocabError
+
+        try:
+            return get_pin(value).name
+        except UnknownVocabError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = Parser(prog=PROG, formatter_class=raw, epilog=EXIT_CODES_HELP,
+                    description="Locate, check, export and seed the tiktoken vocab files behind openai-harmony and "
+                                "tiktoken. Offline, except 'fetch'.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    sub.required = True
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
 
-    def add(name: str, func: Command, help: str, epilog: str = "") -> argparse.ArgumentParser:
-        shape = JSON_SHAPES.get(name)
-        text = (f"JSON output (--json):\n{shape}\n\n" if shape else "") + (epilog + "\n" if epilog else "")
-        p = sub.add_parser(name, help=help, description=help, epilog=text + EXIT_CODES_HELP,
-                           formatter_class=formatter)
+    def add(func: "Callable[[argparse.Namespace], int]", name: str, epilog: str = "", names: str = "",
+            json: str = "") -> "argparse.ArgumentParser":
+        doc = (func.__doc__ or "").strip()
+        text = (epilog + "\n\n" if epilog else "") + (f"JSON output (--json): {json}\n\n" if json else "")
+        p = sub.add_parser(name, help=doc, description=doc, epilog=text + EXIT_CODES_HELP, formatter_class=raw)
         p.set_defaults(func=func)
+        if names:
+            p.add_argument("--name", dest="names", action="append", type=vocab, metavar="N",
+                           help=f"{names} only this vocab (repeatable; default: every installed one)")
+        if json:
+            p.add_argument("--json", action="store_true", help="print JSON (shape below)")
         return p
 
-    p = add("path", commands.cmd_path, "Print the path of the verified vocab file the lookup "
-            "order selects (only the path on stdout, for $(...)).")
-    p.add_argument("name", metavar="NAME", type=_vocab_name, help="o200k_base or cl100k_base")
+    known = ", ".join(VOCABS)
+    p = add(cmd_path, "path")
+    p.add_argument("name", metavar="NAME", type=vocab, help=known)
     p.add_argument("--bundled", action="store_true", help="the copy packaged in the wheel instead")
-
-    p = add("resolve", commands.cmd_resolve, "Run the lookup order: print the winning tier and "
-            "path and every place looked at.")
-    p.add_argument("name", metavar="NAME", type=_vocab_name, help="o200k_base or cl100k_base")
+    p = add(cmd_resolve, "resolve", json='{"name", "ok", "tier", "paths": [str], "attempts": [{"tier", "place", '
+                                         '"outcome", "ok"}], "error": str|null}')
+    p.add_argument("name", metavar="NAME", type=vocab, help=known)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--vocab-path", metavar="P", help="an explicit file (must verify)")
-    group.add_argument("--vocab-dir", metavar="D", help="an explicit directory holding NAME.tiktoken")
-    p.add_argument("--model-dir", metavar="M", help="a model directory or Hugging Face repo id "
-                   "(in the local hub cache)")
+    group.add_argument("--vocab-dir", metavar="D", help="an explicit directory holding the vocab's files")
+    p.add_argument("--model-dir", metavar="M", help="a model directory or Hugging Face repo id (local hub cache)")
     p.add_argument("--download", action="store_true", help="allow a download as the last resort")
-    _add_json(p)
-
-    p = add("verify", commands.cmd_verify, "Check files or directories against the pins; with no "
-            "PATH, every tier that is set (bundled files, variables, model directory, caches).",
-            "A file's vocab is taken from --name when one is given, else its name (NAME.tiktoken, "
-            "or the sha1 name used in caches), or its size. A directory is searched with its "
-            "encodings/, tokenizer/ and original/ subdirectories, and fails if it holds no vocab "
-            "file.")
+    p = add(cmd_verify, "verify", names="check", json='{"ok", "checks": [{"tier", "name", "path", "status": '
+                                                       '"ok"|"failed"|"absent", "detail"}]}',
+            epilog="A directory is searched as a model directory is (./, encodings/, tokenizer/, original/; the "
+                   "files under their own names or the names the caches give them; tokenizer.json).")
     p.add_argument("paths", metavar="PATH", nargs="*", help="files or directories")
-    _add_names(p, "check")
-    _add_json(p)
-
-    p = add("export", commands.cmd_export, "Copy verified vocab files into DEST with a "
-            "SHA256SUMS (sha256sum -c format), for a container image or a mirrored model repository.",
-            "Writes are atomic. A different file already at the destination is an error (exit 1, "
-            "nothing written) unless --force.")
+    p = add(cmd_export, "export", names="export",
+            epilog=f"All or nothing; a different file at the destination is an error unless --force. Exports into "
+                   f"one directory take turns, each waiting up to ${ENV_LOCK_TIMEOUT} seconds (default 60).")
     p.add_argument("dest", metavar="DEST", help="the destination directory (created if needed)")
     p.add_argument("--layout", choices=("flat", "encodings"), default="flat",
-                   help="flat: DEST/NAME.tiktoken; encodings: DEST/encodings/NAME.tiktoken "
-                        "(found by --model-dir DEST)")
-    _add_names(p, "export")
+                   help="flat: DEST/FILE; encodings: DEST/encodings/FILE (found by --model-dir DEST)")
     p.add_argument("--force", action="store_true", help="replace files that differ")
-
-    p = add("env", commands.cmd_env, "Print the variable settings that make openai-harmony use "
-            "a vocab directory (default: the bundled one), e.g. eval \"$(harmony-vocab env)\".",
-            ENV_VARIABLES_DOC)
-    p.add_argument("--dir", metavar="D", help="the directory (default: the bundled files)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--format", choices=("sh", "fish", "dockerfile", "json"),
-                       help="output syntax (default: sh; json is the same as --json)")
-    _add_json(group)
-
-    p = add("seed-cache", commands.cmd_seed_cache, "Write verified copies under the names "
-            "tiktoken and openai-harmony look for in their caches, so unmodified programs work offline.",
-            "With neither option, both caches at their default places (TIKTOKEN_CACHE_DIR, else "
-            "DATA_GYM_CACHE_DIR, else $TMPDIR/data-gym-cache; TIKTOKEN_RS_CACHE_DIR, else "
-            "$TMPDIR/tiktoken-rs-cache); with one or both, only those directories.")
+    p = add(cmd_env, "env", json='{"ok", "directory", "variables": {"TIKTOKEN_ENCODINGS_BASE": str}, "error"}',
+            epilog="The start-up registration keeps an operator's TIKTOKEN_ENCODINGS_BASE, and the tiktoken hook "
+                   "stays on: eval \"$(harmony-vocab env)\" serves both tools.")
+    p.add_argument("--dir", metavar="D", help="the directory (default: the bundled one)")
+    p.add_argument("--format", choices=("sh", "fish", "dockerfile", "json"), help="default: sh")
+    p = add(cmd_seed_cache, "seed-cache", names="seed",
+            epilog="With neither option, both caches at their default places (TIKTOKEN_CACHE_DIR, else "
+                   "DATA_GYM_CACHE_DIR, else $TMPDIR/data-gym-cache; TIKTOKEN_RS_CACHE_DIR, else "
+                   "$TMPDIR/tiktoken-rs-cache); in a shared directory only into a real directory of your own.")
     p.add_argument("--tiktoken", metavar="DIR", help="tiktoken's cache directory")
     p.add_argument("--harmony", metavar="DIR", help="openai-harmony's cache directory")
-    _add_names(p, "seed")
-
-    p = add("fetch", commands.cmd_fetch, "Download vocab files into harmony-vocab's cache (the "
-            "only command that uses the network); prints each file's path.",
-            "URLs: $HARMONY_VOCAB_BASE_URL/NAME.tiktoken first when set, then the pinned ones. "
-            "The cache: HARMONY_VOCAB_CACHE_DIR, else $XDG_CACHE_HOME/harmony-vocab, else "
-            "~/.cache/harmony-vocab. Needs harmony-vocab[download]. The older spelling "
-            "'fetch NAME ...' still works.")
-    _add_names(p, "download")
-    p.add_argument("old_names", nargs="*", type=_vocab_name, action=_OldFetchNames,
-                   help=argparse.SUPPRESS)
+    p = add(cmd_fetch, "fetch", names="download",
+            epilog="URLs: $HARMONY_VOCAB_BASE_URL/FILE first when set, then the pinned ones. Needs "
+                   "harmony-vocab[download].")
     p.add_argument("--force", action="store_true", help="download even if a verified copy is cached")
-
-    p = add("doctor", commands.cmd_doctor, "One screen on this installation: versions, "
-            "start-up registration, and where each vocab comes from.",
-            "Exit 1 if a vocab has no verified copy reachable without the network, or if an installed "
-            "openai-harmony or tiktoken would download one (as where the start-up registration could not "
-            "run: python -S, PYTHONPATH or --target installs, a zipapp).")
-    _add_json(p)
+    add(cmd_doctor, "doctor", json="see the keys of the report; vocabs.NAME.openai_harmony/tiktoken.status is "
+                                   "offline, network, broken, not installed or not used",
+        epilog="Exit 1 when an installed tool would download or fail. Where the start-up registration could not "
+               "run, prints fixes that work as printed.")
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[IO[str]] = None,
-         stderr: Optional[IO[str]] = None) -> int:
-    """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
-    from .situation import registration_ran
+def _interrupt(signum: int, frame: "Any") -> None:
+    raise KeyboardInterrupt
 
-    pth_ran = registration_ran()
-    io = Io(Output(stdout or sys.stdout), Messages(stderr or sys.stderr))
-    if io.out.stream is None:  # started with stdout closed (>&-): refuse before doing anything
-        error(STDOUT_CLOSED, io.err)
+
+def main(argv: "Optional[Sequence[str]]" = None) -> int:
+    """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
+    import warnings
+
+    from .errors import UnknownVocabError, VocabError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None:
+        err(f"{PROG}: error: standard output is closed: {PROG} prints its results there")
         return EXIT_FAILED
-    parser = build_parser()
+    import signal
+
+    for sig in ("SIGTERM", "SIGHUP"):  # die as Ctrl-C does: nothing half-written is left behind
+        if hasattr(signal, sig) and signal.getsignal(getattr(signal, sig)) is signal.SIG_DFL:
+            signal.signal(getattr(signal, sig), _interrupt)
+    with warnings.catch_warnings():
+        warnings.resetwarnings()  # PYTHONWARNINGS=error must not turn our notices into tracebacks
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, *rest, **kw: err(
+            str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
+        try:
+            import argparse
+
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+            else:
+                code = int(args.func(args))
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError) as exc:
+                raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
+            return code
+        except OutputError as exc:
+            return _output_failed(exc)
+        except (UsageError, UnknownVocabError, argparse.ArgumentTypeError) as exc:
+            err(f"{PROG}: error: {exc}")
+            return EXIT_USAGE
+        except (VocabError, OSError) as exc:
+            if isinstance(exc, (BrokenPipeError,)) or (isinstance(exc, OSError) and exc.__class__ is OSError
+                                                       and "standard output" in str(exc)):
+                return _output_failed(OutputError(str(exc)))
+            message = str(exc) if isinstance(exc, VocabError) or not exc.strerror else \
+                f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror}"
+            err(f"{PROG}: error: {message}")
+            return EXIT_FAILED
+        except KeyboardInterrupt:
+            err(f"{PROG}: interrupted")
+            return EXIT_INTERRUPTED
+
+
+def _output_failed(exc: Exception) -> int:
+    """Report a stdout that cannot be written (a reader gone is no news) and drop what is still
+    buffered, so that the interpreter's exit does not try again and fail louder."""
+    if not isinstance(exc.__cause__, BrokenPipeError):
+        err(f"{PROG}: error: {exc}")
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version (printed to stdout) or a usage error
-        return finish(io, exc.code if isinstance(exc.code, int) else EXIT_USAGE)
-    except OutputError as exc:
-        return output_failed(io, exc)
-    args.pth_ran = pth_ran
-    return run(args.func, args, io)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

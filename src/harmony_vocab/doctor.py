@@ -1,21 +1,120 @@
-"""`harmony-vocab doctor`: what is installed, the start-up registration, each vocab's source."""
+"""`verify`'s checks of files and directories, and `doctor`'s report: what is installed, whether
+the start-up registration ran, where each vocab comes from, what an unmodified openai-harmony and
+tiktoken would do, and the fixes that work as printed."""
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
 
-from .checks import check
+from .errors import VocabError, redact
+from .files import check_file, describe_failure, file_of
+from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
+from .pins import PINS, WHEELS, get_pin
+from .tiers import (
+    ENV_AUTOREGISTER,
+    ENV_BASE_URL,
+    QUIET,
+    TIKTOKEN_ENCODINGS_BASE,
+    cache_dir,
+    directory_places,
+    flag,
+    harmony_cache_dir,
+    harmony_readable,
+    installed_vocabs,
+    places,
+    registered_by_us,
+    tiktoken_cache_dir,
+)
 
-from .console import PROG
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, List, Optional, Sequence
 
+PROG = "harmony-vocab"
 OK_STATUSES = ("offline", "not installed", "not used")
-"""What an unmodified openai-harmony or tiktoken may be predicted to do in a healthy setup."""
 
 
-def _version_of(distribution: str) -> Optional[str]:
+def check(tier: "Optional[str]", name: "Optional[str]", path: str, absent_ok: bool = False) -> "Dict[str, Any]":
+    """One file checked against the pin of `name`: ``{tier, name, path, status, detail}``, status
+    "ok", "failed" or (with `absent_ok`) "absent"."""
+    entry: "Dict[str, Any]" = {"tier": tier, "name": name, "path": path}
+    if name is None:
+        return {**entry, "status": "failed", "detail": "matches no pinned vocab file: name it as the pin does "
+                                                        "(<vocab>.tiktoken) or pass --name"}
+    if absent_ok and not os.path.lexists(path):
+        return {**entry, "status": "absent", "detail": "not present"}
+    f = file_of(get_pin(name), path)
+    try:
+        check_file(path, f)
+    except (VocabError, OSError) as exc:
+        return {**entry, "status": "failed", "detail": describe_failure(exc)}
+    return {**entry, "status": "ok", "detail": f"sha256 {f.sha256}, {f.size} bytes"}
+
+
+def _identify(path: str, names: "Sequence[str]") -> "Optional[str]":
+    """The vocab a file is meant to be, from its name (as a pin or a cache names it), else its size."""
+    base = os.path.basename(path)
+    for name in names:
+        if any(base in (f.name, f.cache_key) for f in PINS[name].files):
+            return name
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return None
+    matches = [n for n in names if any(f.size == size for f in PINS[n].files)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
+    """Checks of the places of one vocab: each set place's files, the tokenizer.json rebuilt."""
+    from .tokenizer_json import rebuilt_copy
+
+    checks = []
+    for place in found:
+        if place.kind == "download":
+            continue
+        if place.paths is None:
+            if place.on_failure != QUIET:
+                checks.append({"tier": place.tier, "name": name, "path": place.label, "status": "failed",
+                               "detail": place.outcome})
+        elif place.kind == "tokenizer.json":
+            path, outcome = rebuilt_copy(place.paths[0], PINS[name], cache_dir(os.environ))
+            checks.append({"tier": place.tier, "name": name, "path": place.paths[0],
+                           "status": "ok" if path else "failed", "detail": outcome})
+        else:
+            required = (place.on_failure != QUIET and not place.optional) or place.tier == "package"
+            checks += [check(place.tier, name, p, absent_ok=not required) for p in place.paths]
+    return checks
+
+
+def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[str, Any]]":
+    """The checks of ``verify PATH...``: a directory is searched as a model directory is
+    (`directory_places`, the lookup's own function); a file is checked as the vocab its name or
+    size says (or the one of `names`, when it is one)."""
+    checks: "List[Dict[str, Any]]" = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = [c for n in names for c in check_places(list(directory_places(None, [path], PINS[n], path)), n)
+                     if c["status"] != "absent"]
+            checks += [c for c in found if c["status"] != "failed" or c["path"] != path] or [
+                {"tier": None, "name": None, "path": path, "status": "failed",
+                 "detail": "holds no vocab file (looked in ./, encodings/, tokenizer/, original/)"}]
+        elif not os.path.lexists(path):
+            checks.append({"tier": None, "name": None, "path": path, "status": "failed", "detail": "missing"})
+        else:
+            checks.append(check(None, names[0] if len(names) == 1 else _identify(path, names), path))
+    return checks
+
+
+def verify_tiers(names: "Sequence[str]") -> "List[Dict[str, Any]]":
+    """The checks of ``verify`` with no path: every place of the lookup order that is set."""
+    return [c for n in names for c in check_places(list(places(PINS[n], os.environ)), n)]
+
+
+# ------------------------------------------------------------------------------ doctor
+
+def _version(distribution: str) -> "Optional[str]":
     from importlib import metadata
 
     try:
@@ -24,221 +123,187 @@ def _version_of(distribution: str) -> Optional[str]:
         return None
 
 
-def _status(status: str, path: "Optional[str | os.PathLike[str]]", detail: str) -> Dict[str, Any]:
-    return {"status": status, "path": None if path is None else os.fspath(path), "detail": detail}
+def _status(status: str, detail: str, path: "Optional[str]" = None) -> "Dict[str, Any]":
+    return {"status": status, "path": path, "detail": detail}
 
 
-def _cached(name: str, directory: Optional[Path], who: str) -> Dict[str, Any]:
-    """What a download cache of `who` holds for vocab `name`: offline when verified."""
-    from .pins import get_pin
-
+def _cached(name: str, directory: "Optional[str]", who: str) -> "Dict[str, Any]":
     if directory is None:
-        return _status("network", None, f"{who}'s cache is disabled: would download")
-    found = check(None, name, directory / get_pin(name).cache_key, absent_ok=True)
-    if found.status == "ok":
-        return _status("offline", found.path, f"verified copy in {who}'s cache")
-    if found.status == "absent":
-        return _status("network", found.path, f"not in {who}'s cache: would download")
-    return _status("network", found.path, f"{who}'s cached copy fails its pin ({found.detail}): would download")
+        return _status("network", f"{who}'s cache is disabled: would download")
+    found = [check(None, name, os.path.join(directory, f.cache_key), absent_ok=True) for f in PINS[name].files]
+    if all(c["status"] == "ok" for c in found):
+        return _status("offline", f"verified copy in {who}'s cache", found[0]["path"])
+    bad = next(c for c in found if c["status"] != "ok")
+    why = "not in" if bad["status"] == "absent" else f"its copy fails its pin ({bad['detail']}) in"
+    return _status("network", f"{why} {who}'s cache: would download", bad["path"])
 
 
-def predict_openai_harmony(name: str) -> Dict[str, Any]:
-    """What an unmodified openai-harmony, started with this environment, does for vocab `name`:
-    it reads ``TIKTOKEN_ENCODINGS_BASE`` alone when that is set (empty: the current directory),
-    else its cache, else downloads."""
-    from . import locations as loc
-    from .pins import get_pin
-
-    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
+def predict_openai_harmony(name: str) -> "Dict[str, Any]":
+    """What an unmodified openai-harmony started with this environment does for vocab `name`."""
+    base = os.environ.get(TIKTOKEN_ENCODINGS_BASE)
     if base is None:
-        return _cached(name, loc.harmony_cache_dir(), "openai-harmony")
-    found = check(None, name, Path(base or ".").absolute() / get_pin(name).file, absent_ok=True)
-    if found.status == "ok":
-        return _status("offline", found.path, f"verified file via {loc.TIKTOKEN_ENCODINGS_BASE}")
-    detail = "missing" if found.status == "absent" else found.detail
-    return _status("broken", found.path, f"{detail}: openai-harmony reads only {loc.TIKTOKEN_ENCODINGS_BASE} "
-                                         f"and fails; fix or unset it")
+        return _cached(name, harmony_cache_dir(os.environ), "openai-harmony")
+    if not harmony_readable(base):
+        return _status("broken", f"{TIKTOKEN_ENCODINGS_BASE} is not UTF-8, which openai-harmony cannot read: "
+                                 f"it would download")
+    found = check(None, name, os.path.join(os.path.abspath(base or "."), PINS[name].file), absent_ok=True)
+    if found["status"] == "ok":
+        return _status("offline", f"verified file via {TIKTOKEN_ENCODINGS_BASE}", found["path"])
+    return _status("broken", f"{found['detail'] if found['status'] == 'failed' else 'missing'}: openai-harmony "
+                             f"reads only {TIKTOKEN_ENCODINGS_BASE} and fails; fix or unset it", found["path"])
 
 
-def tiktoken_hook_state() -> Tuple[bool, str]:
-    """Whether an unmodified tiktoken started like this process is served by our start-up hook:
-    the finder is installed, and it could wrap this tiktoken's ``tiktoken.load`` (imported here,
-    through the finder, as any program would)."""
-    from _harmony_vocab_startup import TiktokenFinder
-
-    if not any(isinstance(f, TiktokenFinder) for f in sys.meta_path):
-        return False, "harmony-vocab's start-up hook is not installed in this process"
+def tiktoken_hook() -> "Dict[str, Any]":
+    """Whether unmodified tiktoken, started like this process, is served by the start-up hook."""
+    if not any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path):
+        return {"active": False, "detail": "harmony-vocab's start-up hook is not installed in this process"}
     try:
         import tiktoken.load
-    except Exception as exc:  # broken tiktoken: its own problem, reported as not served
-        return False, f"tiktoken.load cannot be imported ({type(exc).__name__})"
+    except Exception as exc:
+        return {"active": False, "broken": True, "detail": f"tiktoken cannot be imported ({type(exc).__name__}: {exc})"}
     if not getattr(tiktoken.load.load_tiktoken_bpe, "__harmony_vocab__", False):
-        return False, (f"this tiktoken ({_version_of('tiktoken')}) reads its vocabs in a way harmony-vocab's "
-                       f"start-up hook does not know (tiktoken >= 0.7.0 is), or tiktoken.load was imported first")
-    return True, "active"
+        return {"active": False, "detail": f"this tiktoken ({_version('tiktoken')}) reads its vocabs in a way the "
+                                           f"hook does not know (tiktoken >= 0.7.0 is)"}
+    return {"active": True, "detail": "active"}
 
 
-def tiktoken_defines(name: str) -> bool:
-    """Whether the installed tiktoken defines the encoding of vocab `name` (tiktoken 0.5 has no
-    o200k_base, for one), as ``tiktoken.get_encoding`` finds it."""
-    try:
-        from tiktoken_ext import openai_public
-    except Exception:  # a broken tiktoken: let the prediction say what its cache would do
-        return True
-    return name in getattr(openai_public, "ENCODING_CONSTRUCTORS", {name: None})
+def _situation() -> "Dict[str, Any]":
+    """Whether the start-up registration could run in this process, and why not."""
+    import harmony_vocab
+
+    ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
+    built_by = freezer()
+    package = os.path.dirname(os.path.abspath(harmony_vocab.__file__))
+    if built_by:
+        kind, why = "frozen", f"a frozen app built by {built_by}" + ("" if ran else ": no start-up registration ran")
+    elif ran:
+        kind, why = "site", "the .pth ran at start-up"
+    elif flag(os.environ, ENV_AUTOREGISTER, True) is False:
+        kind, why = "disabled", (f"{ENV_AUTOREGISTER}={os.environ[ENV_AUTOREGISTER]} turned off the start-up "
+                                 f"registration and the tiktoken hook; to undo: unset {ENV_AUTOREGISTER}")
+    elif not os.path.isdir(package):
+        kind, why = "zip", f"harmony_vocab is imported from a zip ({package}): Python reads no .pth file there"
+    elif sys.flags.no_site:
+        kind, why = "no-site", "python -S: Python read no .pth file at start-up"
+    else:
+        kind, why = "not-site-dir", (f"harmony_vocab is imported from {os.path.dirname(package)}, where Python "
+                                     f"reads no .pth file (PYTHONPATH, pip install --target or --prefix)")
+    return {"kind": kind, "ran": ran, "explanation": why}
 
 
-def predict_tiktoken(name: str, hook_active: bool, resolved: Optional[Tuple[str, str]]) -> Dict[str, Any]:
-    """What an unmodified ``tiktoken.get_encoding`` does for vocab `name`: served by our start-up
-    hook (when active and the lookup order has a verified copy), else by its cache, else a
-    download."""
-    from . import locations as loc
+def fixes(situation: "Dict[str, Any]", packages: "Dict[str, Optional[str]]") -> "List[str]":
+    """What to do where the registration could not run: each line works as printed."""
+    kind = situation["kind"]
+    if kind in ("site", "disabled") or (kind == "frozen" and situation["ran"]):
+        return []
+    top = "`import harmony_vocab; harmony_vocab.register()` at the top of the program, at module level"
+    if kind == "frozen":
+        return [f"{top}; {FREEZER_DATA_OPTIONS[str(freezer())]}"]
+    if kind == "zip":
+        return [f"{top} (openai-harmony and tiktoken themselves cannot load from a zip: their compiled parts "
+                f"need a zipapp tool that unpacks, such as shiv)"]
+    python = sys.executable or "python"
+    lines = [top + " (serves both tools)"]
+    if packages["openai-harmony"]:
+        lines.append(f'for openai-harmony: eval "$({python} -m harmony_vocab env)" before starting the program')
+    if packages["tiktoken"]:
+        lines.append(f"for tiktoken: {python} -m harmony_vocab seed-cache --tiktoken DIR, then "
+                     f"export TIKTOKEN_CACHE_DIR=DIR (a directory of yours) before starting the program")
+    return lines
 
-    if not tiktoken_defines(name):
-        return _status("not used", None, f"tiktoken {_version_of('tiktoken')} has no encoding on {name}")
-    if hook_active and resolved is not None:
-        return _status("offline", resolved[1], f"served by harmony-vocab's start-up hook ({resolved[0]} tier)")
-    cached = _cached(name, loc.tiktoken_cache_dir(), "tiktoken")
-    if not hook_active and cached["status"] != "offline":
-        cached["detail"] += " (harmony-vocab's start-up hook is not active)"
-    return cached
 
-
-def doctor_report(pth_ran: bool) -> Dict[str, Any]:
-    """The data `doctor` shows (see JSON_SHAPES["doctor"])."""
+def doctor_report() -> "Dict[str, Any]":
+    """The data `doctor` shows (``harmony-vocab doctor --help`` gives its JSON shape)."""
     import platform
     import warnings
 
     import harmony_vocab
 
-    from . import locations as loc
-    from .bundled import bundled_dir
-    from .errors import VocabError, VocabNotFoundError, redact_url
-    from .pins import VOCABS, get_pin
-    from .resolution import registered_by_us, resolve
-    from .situation import situation
-
-    from _harmony_vocab_startup import registration_enabled
-
-    from .harmony import HARMONY_ENCODING_VOCABS
-
-    package_dir = Path(harmony_vocab.__file__).resolve().parent
-    pth = package_dir.parent / "harmony_vocab.pth"
-    autoregister = os.environ.get(loc.ENV_AUTOREGISTER)
-    registered = registered_by_us()
-    packages_tiktoken = _version_of("tiktoken")
-    hook_active, hook_detail = tiktoken_hook_state() if packages_tiktoken else (False, "tiktoken is not installed")
-    try:
-        allowed: Optional[bool] = loc.env_flag(loc.ENV_ALLOW_DOWNLOAD, False) and not loc.env_flag(loc.ENV_OFFLINE, False)
-    except VocabError:
-        allowed = None
-    base = os.environ.get(loc.TIKTOKEN_ENCODINGS_BASE)
-    packages = {d: _version_of(d) for d in ("openai-harmony", "tiktoken", "requests")}
-    vocabs: Dict[str, Any] = {}
-    for name in VOCABS:
-        entry: Dict[str, Any] = {"ok": False, "tier": None, "path": None, "network_needed": True,
-                                 "error": None, "warnings": []}
+    packages = {d: _version(d) for d in ("openai-harmony", "tiktoken", "requests", WHEELS["legacy"]["distribution"])}
+    hook = tiktoken_hook() if packages["tiktoken"] else {"active": False, "detail": "tiktoken is not installed"}
+    situation = _situation()
+    vocabs: "Dict[str, Any]" = {}
+    for name, pin in PINS.items():
+        entry: "Dict[str, Any]" = {"ok": False, "tier": None, "path": None, "error": None, "warnings": []}
+        if name not in installed_vocabs():
+            dist = WHEELS[pin.wheel]["distribution"]
+            entry.update(ok=True, error=f"{dist} is not installed: pip install 'harmony-vocab[{pin.wheel}]' adds it")
+            entry["openai_harmony"] = entry["tiktoken"] = _status("not used", f"{dist} is not installed")
+            vocabs[name] = entry
+            continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 found = resolve(name, download=False)
-            except VocabNotFoundError as exc:
-                entry["error"] = (f"no verified copy found in {len(exc.attempts)} places "
-                                  f"(see '{PROG} resolve {name}')")
+                entry.update(ok=True, tier=found.tier, path=str(found.path))
             except (VocabError, OSError) as exc:
-                entry["error"] = str(exc)
-            else:
-                entry.update(ok=True, tier=found.tier, path=os.path.abspath(found.path), network_needed=False)
+                entry["error"] = str(exc).splitlines()[0] + f" (see '{PROG} resolve {name}')"
         entry["warnings"] = [str(w.message) for w in caught]
         if not packages["openai-harmony"]:
-            entry["openai_harmony"] = _status("not installed", None, "not installed")
-        elif name not in HARMONY_ENCODING_VOCABS.values():
-            entry["openai_harmony"] = _status("not used", None, "no encoding of openai-harmony's API uses it")
+            entry["openai_harmony"] = _status("not installed", "not installed")
+        elif not pin.harmony:
+            entry["openai_harmony"] = _status("not used", "no encoding of openai-harmony's API uses it")
         else:
             entry["openai_harmony"] = predict_openai_harmony(name)
         if not packages["tiktoken"]:
-            entry["tiktoken"] = _status("not installed", None, "not installed")
+            entry["tiktoken"] = _status("not installed", "not installed")
+        elif hook.get("broken"):
+            entry["tiktoken"] = _status("broken", hook["detail"])
+        elif hook["active"] and entry["ok"]:
+            entry["tiktoken"] = _status("offline", f"{', '.join(pin.encodings)}: served by harmony-vocab's "
+                                                   f"start-up hook ({entry['tier']} tier)", entry["path"])
         else:
-            resolved = (entry["tier"], entry["path"]) if entry["ok"] else None
-            entry["tiktoken"] = predict_tiktoken(name, hook_active, resolved)
+            entry["tiktoken"] = _cached(name, tiktoken_cache_dir(os.environ), "tiktoken")
         vocabs[name] = entry
+    checked = bool(packages["openai-harmony"] or packages["tiktoken"])
     ok = all(v["ok"] and v["openai_harmony"]["status"] in OK_STATUSES and v["tiktoken"]["status"] in OK_STATUSES
              for v in vocabs.values())
-    try:
-        cache: Optional[str] = str(loc.cache_dir())
-    except VocabError:
-        cache = None
-    where = situation(pth_ran)
+    base = os.environ.get(TIKTOKEN_ENCODINGS_BASE)
+    ours = registered_by_us(os.environ)
     return {
-        "ok": ok,
-        "harmony_vocab": {"version": harmony_vocab.__version__, "location": str(package_dir),
-                          "bundled_dir": str(bundled_dir())},
+        "ok": ok, "checked": checked,
+        "harmony_vocab": {"version": harmony_vocab.__version__,
+                          "location": os.path.dirname(os.path.abspath(harmony_vocab.__file__))},
         "python": {"version": platform.python_version(), "executable": sys.executable},
-        "packages": packages,
-        "registration": {
-            "pth_installed": pth.is_file(),
-            "pth_path": str(pth) if pth.is_file() else None,
-            "ran_at_startup": pth_ran,
-            "autoregister": autoregister,
-            "enabled": registration_enabled(os.environ),
-            "tiktoken_encodings_base": base,
-            "set_by_registration": registered is not None,
-            "registered_tier": registered[0] if registered else None,
-            "startup_selection": {"tier": registered[0], "directory": registered[1]} if registered else None,
-            "tiktoken_hook_active": hook_active,
-            "tiktoken_hook": hook_detail,
-        },
-        "download": {"allowed": allowed, "base_url": redact_url(os.environ.get(loc.ENV_BASE_URL) or "") or None,
-                     "cache_dir": cache},
+        "packages": packages, "frozen_by": freezer(), "situation": situation,
+        "fixes": fixes(situation, packages), "tiktoken_hook": hook,
+        "tiktoken_encodings_base": base, "registered_tier": ours[0] if ours else None,
+        "mirror": redact(os.environ.get(ENV_BASE_URL) or "") or None, "cache_dir": cache_dir(os.environ),
         "vocabs": vocabs,
-        "situation": {"kind": where.kind, "explanation": where.explanation, "fix": where.fix,
-                      "fix_shell": where.shell, "fix_program": where.program},
     }
 
 
-def format_doctor(report: Dict[str, Any]) -> str:
-    hv, py, pk, reg, dl = (report[k] for k in ("harmony_vocab", "python", "packages", "registration", "download"))
-    lines = [
-        f"harmony-vocab {hv['version']} at {hv['location']}",
-        f"Python {py['version']} ({py['executable']})",
-        "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in pk.items()),
-        "start-up registration: "
-        + (f".pth installed ({reg['pth_path']})" if reg["pth_installed"] else ".pth not installed")
-        + (", ran at start-up" if reg["ran_at_startup"] else ", did not run in this process")
-        + f"; HARMONY_VOCAB_AUTOREGISTER={reg['autoregister'] if reg['autoregister'] is not None else '(unset)'}"
-        + (" (enabled)" if reg["enabled"] else " (disabled)"),
-    ]
-    if not reg["ran_at_startup"]:
-        lines.append(f"the registration could not run: {report['situation']['explanation']}")
-        if report["situation"]["fix"]:
-            lines.append(f"  fix: {report['situation']['fix']}")
-    if reg["tiktoken_encodings_base"] is not None:
-        how = (f"set by harmony-vocab's registration, {reg['registered_tier']} tier"
-               if reg["set_by_registration"] else "set by the environment")
-        lines.append(f"TIKTOKEN_ENCODINGS_BASE={reg['tiktoken_encodings_base']!r} ({how})")
+def format_doctor(report: "Dict[str, Any]") -> str:
+    """`report` as the lines ``harmony-vocab doctor`` prints."""
+    packages = report["packages"]
+    lines = [f"harmony-vocab {report['harmony_vocab']['version']} at {report['harmony_vocab']['location']}",
+             f"Python {report['python']['version']} ({report['python']['executable']})",
+             "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in packages.items()),
+             f"start-up registration: {report['situation']['explanation']}"]
+    lines += [f"  fix: {fix}" for fix in report["fixes"]]
+    base = report["tiktoken_encodings_base"]
+    if base is None:
+        lines.append(f"{TIKTOKEN_ENCODINGS_BASE} is not set: openai-harmony uses its cache or downloads")
     else:
-        lines.append("TIKTOKEN_ENCODINGS_BASE is not set: openai-harmony uses its cache or downloads")
-    allowed = {True: "allowed", False: "not allowed (offline)",
-               None: "invalid HARMONY_VOCAB_ALLOW_DOWNLOAD or HARMONY_VOCAB_OFFLINE"}[dl["allowed"]]
-    lines.append(f"downloads: {allowed}; mirror: {dl['base_url'] or 'none'}; cache: {dl['cache_dir'] or '(no home directory)'}")
-    lines.append(f"tiktoken start-up hook: {reg['tiktoken_hook']}")
+        how = f"set by the registration, {report['registered_tier']} tier" if report["registered_tier"] else "set by the environment"
+        lines.append(f"{TIKTOKEN_ENCODINGS_BASE}={base!r} ({how})")
+    lines.append(f"tiktoken start-up hook: {report['tiktoken_hook']['detail']}")
     lines.append("vocabs:")
     for name, v in report["vocabs"].items():
-        if v["ok"]:
-            lines.append(f"  {name:<12} {v['tier']:<11} {v['path']}")
-        else:
-            lines.append(f"  {name:<12} NOT FOUND   {v['error']}; to fetch it (network): {PROG} fetch --name {name}")
-        for warning in v["warnings"]:
-            lines.append(f"  {'':<12} warning: {warning}")
+        where = f"{v['tier']:<11} {v['path']}" if v["tier"] else f"{'NOT FOUND' if not v['ok'] else '-':<11} {v['error']}"
+        lines.append(f"  {name:<12} {where}")
+        lines += [f"  {'':<12} warning: {w}" for w in v["warnings"]]
         for key, dist in (("openai_harmony", "openai-harmony"), ("tiktoken", "tiktoken")):
             status = v[key]
-            if status["status"] == "not installed":
-                text = "not installed"
-            elif status["status"] == "not used":
-                text = status["detail"]
-            else:
-                text = f"{status['status']}: {status['detail']}"
-            lines.append(f"  {'':<12} unmodified {dist}: {text}")
-    lines.append("ok: every installed tool loads every vocab offline" if report["ok"] else
-                 f"NOT OK: see the lines above ('{PROG} resolve NAME' shows every place looked at)")
+            if v["tier"] or status["status"] not in ("not used", "not installed"):
+                text = status["detail"] if status["status"] in ("not used", "not installed") else \
+                    f"{status['status']}: {status['detail']}"
+                lines.append(f"  {'':<12} unmodified {dist}: {text}")
+    if not report["checked"]:
+        lines.append(f"nothing to check: neither openai-harmony nor tiktoken is installed here. For programs in other "
+                     f"environments, '{PROG} env' prints the setting that points openai-harmony at these files")
+    elif report["ok"]:
+        lines.append("ok: every installed tool loads every installed vocab offline")
+    else:
+        lines.append(f"NOT OK: see the lines above ('{PROG} resolve NAME' shows every place looked at)")
     return "\n".join(lines) + "\n"

@@ -1,42 +1,53 @@
-"""Exceptions, and the record of one place looked at (`Attempt`)."""
+"""Exceptions, the record of one place looked at (`Attempt`), and `redact` for what is shown."""
 
 from __future__ import annotations
 
-import errno
+import os
 import re
-from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Tuple
 
-# The user-info of a URL: what stands between "//" and the host's "@" (up to the last "@" before
-# the path, since passwords with a bare "@" are common), or, in a value with no scheme, a leading
-# "user:password@".
-_USERINFO = re.compile(r"(//)[^\s/?#]*@|^()[^\s/?#@:]+:[^\s/?#]*@")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Iterable, Optional, Sequence, Tuple
 
-
-def redact_url(text: str) -> str:
-    """`text` with the credentials of every URL in it (``http://user:secret@host/``) replaced by
-    ``***``: every URL harmony-vocab prints or records goes through here."""
-    return _USERINFO.sub(lambda m: (m.group(1) or "") + "***@", text)
+# Everything between "scheme://" and the last "@" before the next URL (or the line's end): the
+# user-info, parsed as a browser would not, so that a password holding a raw "#", "/", "?" or a
+# space is hidden whole. Over-hiding is the safe side.
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)((?:(?!://)[^\n])*)@")
+_SECRET_VARS = ("HARMONY_VOCAB_BASE_URL", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
+                "ALL_PROXY", "all_proxy")
 
 
-@dataclass(frozen=True)
+def redact(text: str) -> str:
+    """`text` with every URL's credentials (``https://user:secret@host/``) shown as ``***``, and
+    any piece of the credentials of a mirror or proxy variable (which a library's message may quote
+    without its URL) hidden too: every URL harmony-vocab prints or records goes through here."""
+    text = _USERINFO.sub(lambda m: m.group(1) + "***@", text)
+    for var in _SECRET_VARS:
+        value = os.environ.get(var) or ""
+        head = value.partition("://")[2] or value
+        userinfo = head.rpartition("@")[0]
+        for piece in sorted(set(re.split(r"[:#/?@\s]+", userinfo)), key=len, reverse=True):
+            if len(piece) >= 2:
+                text = text.replace(piece, "***")
+    return text
+
+
 class Attempt:
-    """One place looked at for a vocab, and what was found there (credentials in URLs redacted)."""
+    """One place looked at for a vocab, and what was found there (credentials redacted)."""
 
-    tier: str
-    place: str
-    outcome: str
-    ok: bool = False
+    __slots__ = ("tier", "place", "outcome", "ok")
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "place", redact_url(self.place))
-        object.__setattr__(self, "outcome", redact_url(self.outcome))
+    def __init__(self, tier: str, place: str, outcome: str, ok: bool = False) -> None:
+        self.tier, self.place, self.outcome, self.ok = tier, redact(place), redact(outcome), ok
+
+    def __repr__(self) -> str:
+        return f"Attempt({self.tier!r}, {self.place!r}, {self.outcome!r}, ok={self.ok})"
 
     def __str__(self) -> str:
         return f"[{self.tier}] {self.place}: {self.outcome}"
 
 
-def format_attempts(attempts: Iterable[Attempt]) -> str:
+def format_attempts(attempts: "Iterable[Attempt]") -> str:
     """One numbered line per attempt, in order."""
     return "\n".join(f"  {i}. {a}" for i, a in enumerate(attempts, 1))
 
@@ -45,74 +56,39 @@ class VocabError(Exception):
     """Base class of every error harmony-vocab raises on purpose."""
 
 
-class NotRegularFileError(VocabError, OSError):
-    """A path to read that is not a regular file (a FIFO, a device, a socket): refused unread."""
-
-    def __init__(self, path: str, kind: str) -> None:
-        self.kind = kind
-        super().__init__(errno.EINVAL, f"is {kind}, expected a regular file", path)
-
-    def __str__(self) -> str:
-        return f"{self.filename}: {self.strerror}"
+class VocabWarning(UserWarning):
+    """A setting that points at something unusable; the lookup went on (filter it as any warning)."""
 
 
-class FileTooLargeError(VocabError, OSError):
-    """A file to read that is larger than what it may be; refused unread."""
-
-    def __init__(self, path: str, size: int, limit: int, what: str) -> None:
-        self.size = size
-        self.limit = limit
-        super().__init__(errno.EFBIG, f"{size} bytes, more than the {limit} bytes {what} may be", path)
-
-    def __str__(self) -> str:
-        return f"{self.filename}: {self.strerror}"
-
-
-class FileInTheWayError(VocabError, NotADirectoryError):
-    """A file where a directory is to be created (to write into it)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(errno.ENOTDIR, "is a file, not a directory: remove it, or choose another directory",
-                         path)
+class PathError(VocabError, OSError):
+    """A path that cannot be used as it is (not a regular file, too large, a file in the way...);
+    ``str()`` is one line naming it."""
 
     def __str__(self) -> str:
         return f"{self.filename}: {self.strerror}"
 
 
 class UnknownVocabError(VocabError, ValueError):
-    """A vocab name that is not one of the pinned ones."""
+    """A vocab name that is not one of the pinned ones; the message lists the known ones."""
 
-    def __init__(self, name: object, known: Sequence[str]) -> None:
+    def __init__(self, name: object, known: "Sequence[str]") -> None:
         self.name = name
-        self.known = tuple(known)
-        super().__init__(
-            f"unknown vocab name {name!r}: expected one of {', '.join(self.known)}"
-        )
+        super().__init__(f"unknown vocab name {name!r}: expected one of {', '.join(known)}")
 
 
 class NotShippedError(VocabError, ValueError):
-    """A tiktoken encoding built on a vocab that harmony-vocab does not ship."""
+    """A tiktoken encoding built on a vocab that no installed harmony-vocab wheel ships."""
 
 
 class VocabIntegrityError(VocabError, ValueError):
-    """A file that is not the pinned vocab: wrong size or wrong sha256."""
+    """A file that is not the pinned vocab file: wrong size or wrong sha256."""
 
-    def __init__(
-        self,
-        path: str,
-        name: str,
-        expected_size: int,
-        actual_size: int,
-        expected_sha256: str,
-        actual_sha256: Optional[str],
-    ) -> None:
-        self.path = path
-        self.name = name
-        self.expected_size = expected_size
-        self.actual_size = actual_size
-        self.expected_sha256 = expected_sha256
-        self.actual_sha256 = actual_sha256
-        self.attempts: Tuple[Attempt, ...] = ()  # filled in by resolve() for an explicit choice
+    def __init__(self, path: str, name: str, expected_size: int, actual_size: int,
+                 expected_sha256: str, actual_sha256: "Optional[str]") -> None:
+        self.path, self.name = path, name
+        self.expected_size, self.actual_size = expected_size, actual_size
+        self.expected_sha256, self.actual_sha256 = expected_sha256, actual_sha256
+        self.attempts: "Tuple[Attempt, ...]" = ()  # filled in by resolve() for an explicit choice
         super().__init__(f"{path} is not the pinned {name} vocab: {self.reason}")
 
     @property
@@ -126,24 +102,21 @@ class VocabIntegrityError(VocabError, ValueError):
 class VocabNotFoundError(VocabError, FileNotFoundError):
     """No place in the lookup order held a verified copy; `.attempts` lists them all."""
 
-    def __init__(self, name: str, attempts: Sequence[Attempt], advice: str) -> None:
-        self.name = name
-        self.attempts: Tuple[Attempt, ...] = tuple(attempts)
-        self.advice = advice
-        message = f"no verified copy of the {name} vocab found. Places tried, in order:\n"
-        message += format_attempts(self.attempts) + "\n" + advice
-        super().__init__(message)
+    def __init__(self, name: str, attempts: "Sequence[Attempt]", advice: str) -> None:
+        self.name, self.attempts, self.advice = name, tuple(attempts), advice
+        super().__init__(f"no verified copy of the {name} vocab found. Places tried, in order:\n"
+                         f"{format_attempts(self.attempts)}\n{advice}")
 
-    def __str__(self) -> str:  # FileNotFoundError would otherwise format errno/filename
+    def __str__(self) -> str:  # FileNotFoundError would format errno and filename
         return str(self.args[0])
 
 
 class FetchError(VocabError, OSError):
     """A download that did not yield a verified file; `.attempts` lists each URL tried."""
 
-    def __init__(self, message: str, attempts: Sequence[Attempt] = ()) -> None:
-        self.attempts: Tuple[Attempt, ...] = tuple(attempts)
-        super().__init__(redact_url(message))
+    def __init__(self, message: str, attempts: "Sequence[Attempt]" = ()) -> None:
+        self.attempts = tuple(attempts)
+        super().__init__(redact(message))
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -153,7 +126,5 @@ class MissingExtraError(VocabError, ImportError):
     """An optional dependency that a feature needs is not installed."""
 
     def __init__(self, module: str, extra: str, feature: str) -> None:
-        super().__init__(
-            f"{feature} needs the '{module}' package, which is not installed: "
-            f"pip install 'harmony-vocab[{extra}]'"
-        )
+        super().__init__(f"{feature} needs the '{module}' package, which is not installed: "
+                         f"pip install 'harmony-vocab[{extra}]'")

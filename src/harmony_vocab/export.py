@@ -1,208 +1,204 @@
-"""Copy verified vocab files into a directory, with a ``SHA256SUMS`` file (``sha256sum -c`` format).
-
-Used by ``harmony-vocab export`` to prepare a container image or a mirrored model repository.
-Every source comes from the lookup order (so it is verified against its pin) and is verified
-again as it is copied. A file already at the target that is not the pinned vocab is never
-replaced unless `force` is true; otherwise nothing at all is written.
-"""
+"""Copy verified vocab files into a directory: `export` (with a ``SHA256SUMS``, for an image or a
+model repository) and `seed_cache` (under the names openai-harmony and tiktoken look for in their
+download caches). Every source comes from the lookup order and is verified again as it is copied;
+all writes are all or nothing, through an open directory (``files.Directory``)."""
 
 from __future__ import annotations
 
 import errno
 import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+import stat
 
-from .errors import VocabError
-from .integrity import check_file, describe_failure, read_regular
-from .pins import VOCABS, Pin, get_pin
-from .resolution import resolve
-from .storage import atomic_files, copy_to, locked_dir, make_dir
+from .errors import PathError, VocabError
+from .files import LOCK_TIMEOUT, Directory, copier, describe_failure, read_verified
+from .lookup import resolve
+from .pins import File, get_pin
 
-PathArg = Union[str, "os.PathLike[str]"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+    from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+    PathArg = Union[str, "os.PathLike[str]"]
+    Waiting = Optional[Callable[[str], None]]
 
 LAYOUTS = ("flat", "encodings")
 """``flat`` writes into DEST; ``encodings`` into ``DEST/encodings/`` (a model directory's place)."""
-
 SUMS_FILE = "SHA256SUMS"
 SUMS_MAX_BYTES = 1 << 20
-"""A SHA256SUMS larger than this (about 8,000 lines) is not ours to update."""
-
 _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
+_TAG_LINE = re.compile(r"^SHA256 \((.+)\) = ([0-9a-fA-F]{64})$")  # sha256sum --tag
 
 
 class ExportConflictError(VocabError, FileExistsError):
-    """Files at the destination that differ from what would be written, or are symlinks to
-    files outside it; `.conflicts` lists them."""
+    """Files at the destination that differ from what would be written, or are symlinks to files
+    outside it; `.conflicts` lists them."""
 
-    def __init__(self, conflicts: List[Tuple[Path, str]]) -> None:
+    def __init__(self, conflicts: "List[Tuple[str, str]]") -> None:
         self.conflicts = conflicts
         listed = "; ".join(f"{path} ({reason})" for path, reason in conflicts)
-        super().__init__(
-            f"refusing to replace {len(conflicts)} file(s) that are not a real copy of the pinned vocab: "
-            f"{listed}. Pass --force (force=True) to replace them, or choose an empty destination"
-        )
+        super().__init__(f"refusing to replace {len(conflicts)} file(s) that are not a real copy of the pinned "
+                         f"vocab: {listed}. Pass --force (force=True) to replace them, or choose an empty destination")
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-@dataclass(frozen=True)
-class Exported:
-    """One file of an export: the vocab `name` (None for SHA256SUMS), where it went, and whether
-    it was ``written`` or already there and ``unchanged``."""
-
-    name: Optional[str]
-    path: Path
-    action: str
-
-
-def target_dir(dest: PathArg, layout: str = "flat") -> Path:
-    """The directory an export with `layout` writes into."""
-    if layout not in LAYOUTS:
-        raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    base = Path(dest)
-    return base / "encodings" if layout == "encodings" else base
-
-
-def read_sums(path: Path) -> Dict[str, str]:
-    """Parse a ``SHA256SUMS`` file into ``{file name: sha256}``; raise `ValueError` on a line
-    that is not ``<64 hex>  <name>``."""
-    sums: Dict[str, str] = {}
-    text = read_regular(path, SUMS_MAX_BYTES, "a SHA256SUMS file").decode("utf-8")
+def read_sums(text: str) -> "Tuple[Dict[str, str], bool]":
+    """``({file: sha256}, tagged)`` of a ``SHA256SUMS`` text, in ``sha256sum`` or ``--tag`` format;
+    `ValueError` naming the first line that is neither."""
+    sums, tagged = {}, False
     for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        match = _SUM_LINE.match(line)
-        if not match:
-            raise ValueError(f"{path}:{number} is not a 'sha256  file' line")
-        sums[match.group(2)] = match.group(1).lower()
-    return sums
+        plain, tag = _SUM_LINE.match(line), _TAG_LINE.match(line)
+        if plain:
+            sums[plain.group(2)] = plain.group(1).lower()
+        elif tag:
+            sums[tag.group(1)], tagged = tag.group(2).lower(), True
+        elif line.strip():
+            raise ValueError(f"line {number} is not a 'sha256  file' line")
+    return sums, tagged
 
 
-def format_sums(sums: Dict[str, str]) -> str:
-    """``SHA256SUMS`` text: one ``<sha256>  <file>`` line per file, sorted by file name."""
+def format_sums(sums: "Dict[str, str]", tagged: bool = False) -> str:
+    """``SHA256SUMS`` text, sorted by file name, in the format the file had."""
+    if tagged:
+        return "".join(f"SHA256 ({name}) = {sha}\n" for name, sha in sorted(sums.items()))
     return "".join(f"{sha}  {name}\n" for name, sha in sorted(sums.items()))
 
 
-class ExportWriteError(VocabError, OSError):
-    """The destination could not be written (a full disk, no permission); nothing was changed."""
+def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", force: bool = False,
+           lock_timeout: float = LOCK_TIMEOUT, waiting: "Waiting" = None) -> "List[Tuple[str, str]]":
+    """Copy the verified files of the vocabs `names` into `dest` (or ``dest/encodings``) and write
+    or update ``SHA256SUMS`` there (other files' entries kept); return ``(action, path)`` for each
+    file, SHA256SUMS last. All or nothing; exports into one directory take turns. A file there that
+    is not the pinned one, or a symlink to a file outside `dest`, is a conflict: replaced with
+    `force`, else nothing is written (`ExportConflictError`). ``dest/encodings`` must be a real
+    directory. Raises what `resolve` raises, and `OSError` naming the path that cannot be written."""
+    if not os.fspath(dest):
+        raise VocabError("the destination is empty: give a directory (an unset shell variable?)")
+    if layout not in LAYOUTS:
+        raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    files = [(f, path) for name in dict.fromkeys(names)
+             for f, path in zip(get_pin(name).files, resolve(name).paths)]
+    with Directory(dest) as top:
+        inner = Directory(os.path.join(os.fspath(dest), "encodings"), follow=False, within=top) if layout == "encodings" else top
+        with inner as directory:
+            directory.lock(lock_timeout, waiting)
+            return _export_locked(directory, os.path.realpath(dest), files, force)
+
+
+def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, Path]]",
+                   force: bool) -> "List[Tuple[str, str]]":
+    sums, tagged, conflicts = {}, False, []
+    if directory.lstat(SUMS_FILE) is not None:
+        try:
+            with directory.open(SUMS_FILE) as f:
+                sums, tagged = read_sums(f.read(SUMS_MAX_BYTES + 1).decode("utf-8"))
+        except (ValueError, OSError) as exc:
+            conflicts.append((os.path.join(directory.path, SUMS_FILE), f"not a sha256sum file, kept: {exc}"))
+    writes: "List[Tuple[str, Callable[..., None]]]" = []
+    done = []
+    for f, source in files:
+        problem = _problem(directory, f, dest)
+        if problem:
+            conflicts.append((os.path.join(directory.path, f.name), problem))
+        if problem or directory.lstat(f.name) is None:
+            writes.append((f.name, copier(source, f)))
+        done.append(("written" if problem or directory.lstat(f.name) is None else "unchanged",
+                     os.path.join(directory.path, f.name)))
+    if conflicts and not force:
+        raise ExportConflictError(conflicts)
+    before = format_sums(sums, tagged)
+    sums.update({f.name: f.sha256 for f, _ in files})
+    text = format_sums(sums, tagged)
+    if text != before or directory.lstat(SUMS_FILE) is None:
+        writes.append((SUMS_FILE, lambda out: out.write(text.encode("utf-8"))))
+    done.append(("written" if writes and writes[-1][0] == SUMS_FILE else "unchanged",
+                 os.path.join(directory.path, SUMS_FILE)))
+    try:
+        directory.write_all(writes)
+    except OSError as exc:
+        if isinstance(exc, VocabError):
+            raise
+        needed = sum(f.size for f, _ in files) + len(text)
+        space = f" (the export needs {needed} bytes there)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        raise PathError(exc.errno or errno.EIO, f"cannot be written: {exc.strerror or exc}; nothing was changed"
+                        + space, directory.path) from None
+    return done
+
+
+def _problem(directory: Directory, f: File, dest: str) -> "Optional[str]":
+    """Why the file `f.name` in `directory` must not stay (None when absent, or the pinned file)."""
+    st = directory.lstat(f.name)
+    if st is None:
+        return None
+    path = os.path.join(directory.path, f.name)
+    if stat.S_ISLNK(st.st_mode) and not os.path.realpath(path).startswith(dest + os.sep):
+        return (f"a symlink to {os.path.realpath(path)}, outside {dest}: a copy of {dest} would not carry the file, "
+                f"so --force replaces the link with a real file")
+    try:
+        read_verified(path, f, keep=False)
+    except (VocabError, OSError) as exc:
+        return describe_failure(exc)
+    return None
+
+
+class CacheDirError(VocabError, PermissionError):
+    """A cache directory that seed-cache will not write into; the message says why and what to do."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-def export(
-    dest: PathArg,
-    names: Iterable[str] = VOCABS,
-    *,
-    layout: str = "flat",
-    force: bool = False,
-    **lookup: object,
-) -> List[Exported]:
-    """Copy the verified vocab files `names` into `dest` (or ``dest/encodings``) and write or
-    update ``SHA256SUMS`` there; return what was done, SHA256SUMS last.
-
-    All or nothing: every file is written in full beside its target, and only then renamed into
-    place, so a failure (a full disk) leaves the destination as it was. Exports into one
-    directory take turns (a lock on the directory), so entries of an existing ``SHA256SUMS`` for
-    other files, also those another export is adding at the same time, are kept. A file at the
-    target that is not the pinned vocab, or that is a symlink to a file outside `dest` (which a
-    copy of `dest` would not carry), is a conflict: replaced by a real file with `force`, else
-    nothing is written.
-
-    Raises `UnknownVocabError`, `VocabNotFoundError` (a vocab the lookup order cannot find;
-    `lookup` is passed to `resolve`), `ExportConflictError` (a conflict and `force` is false),
-    `ExportWriteError` (the destination cannot be created or written; names the path).
-    """
-    directory = target_dir(dest, layout)
-    pins = [get_pin(n) for n in dict.fromkeys(names)]
-    sources = {pin.name: resolve(pin.name, **lookup).path for pin in pins}  # type: ignore[arg-type]
+def _owner(uid: int) -> str:
     try:
-        make_dir(directory)
-    except OSError as exc:
-        where = "" if exc.filename == os.fspath(directory) else f"{exc.filename}: "
-        raise ExportWriteError(f"cannot export into {directory}: {where}{exc.strerror or exc}") from None
-    with locked_dir(directory):
-        return _export_locked(directory, Path(dest), pins, sources, force)
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
-def _export_locked(directory: Path, dest: Path, pins: List[Pin], sources: Dict[str, Path],
-                   force: bool) -> List[Exported]:
-    sums_path = directory / SUMS_FILE
-    sums: Dict[str, str] = {}
-    conflicts: List[Tuple[Path, str]] = []
-    if os.path.lexists(sums_path):
-        try:
-            sums = read_sums(sums_path)
-        except (ValueError, OSError) as exc:
-            conflicts.append((sums_path, f"not a readable sha256sum file: {exc}"))
-    todo: List[Tuple[Pin, Path, bool]] = []  # pin, target, needs writing
-    for pin in pins:
-        target = directory / pin.file
-        problem = _problem(target, pin, dest)
-        if problem:
-            conflicts.append((target, problem))
-        todo.append((pin, target, problem is not None or not os.path.lexists(target)))
-    if conflicts and not force:
-        raise ExportConflictError(conflicts)
-    for pin, target, needs_writing in todo:
-        if needs_writing and os.path.isdir(target) and not os.path.islink(target):
-            raise VocabError(f"{target} is a directory: remove it, then export again")
-
-    sums.update({pin.file: pin.sha256 for pin in pins})
-    text = format_sums(sums).encode("utf-8")
+def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: str, *,
+               lock_timeout: float = LOCK_TIMEOUT, waiting: "Waiting" = None) -> "List[str]":
+    """Write verified copies of the vocabs `names` into the download cache `directory` of
+    `reader`, named as it names them (the sha1 of the URL); return the paths. In a directory every
+    user may write to (``/tmp``), only into a real directory of one's own: a symlink or another
+    user's directory raises `CacheDirError` naming `var`, the variable that gives `reader` a cache
+    of one's own. Decided on the opened directory, so that nothing swapped in between is used."""
+    path = os.fspath(directory)
+    if not path:
+        raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")
+    sources = [(f, p) for name in dict.fromkeys(names) for f, p in zip(get_pin(name).files, resolve(name).paths)]
+    advice = (f"give {reader} a cache of your own: set {var} to a directory of yours ({reader} reads it from "
+              f"there too), then run harmony-vocab seed-cache again")
+    parent = os.path.dirname(os.path.abspath(path))
     try:
-        sums_unchanged = not os.path.islink(sums_path) and read_regular(
-            sums_path, SUMS_MAX_BYTES, "a SHA256SUMS file") == text
+        shared = bool(os.stat(parent).st_mode & stat.S_IWOTH)
     except OSError:
-        sums_unchanged = False
-    writing = [(pin, target) for pin, target, needs_writing in todo if needs_writing]
-    current = directory
+        shared = False
+    me = os.geteuid()
     try:
-        with atomic_files() as stage:
-            for pin, target in writing:
-                current = target
-                with stage.file(target) as out:
-                    copy_to(out, sources[pin.name], pin)
-            if not sums_unchanged:
-                current = sums_path
-                with stage.file(sums_path) as out:
-                    out.write(text)
-            current = directory
+        opened = Directory(path, follow=not shared)
     except OSError as exc:
-        if isinstance(exc, VocabError):
-            raise
-        needed = sum(pin.size for pin, _ in writing) + len(text)
-        detail = exc.strerror or str(exc)
-        if exc.filename and Path(exc.filename).parent != directory:
-            detail = f"{exc.filename}: {detail}"  # the source, not the destination
-        space = f" (the export needs {needed} bytes there)" if exc.errno in _NO_SPACE else ""
-        raise ExportWriteError(f"cannot write {current}: {detail}; nothing was changed in "
-                               f"{directory}{space}") from None
-    done = [Exported(pin.name, target, "written" if needs_writing else "unchanged")
-            for pin, target, needs_writing in todo]
-    done.append(Exported(None, sums_path, "unchanged" if sums_unchanged else "written"))
-    return done
-
-
-_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
-
-
-def _problem(target: Path, pin: Pin, dest: Path) -> Optional[str]:
-    """Why the file at `target` must not stay (None when absent, or the pinned vocab)."""
-    if not os.path.lexists(target):
-        return None
-    try:
-        check_file(target, pin)
-    except (VocabError, OSError) as exc:
-        return describe_failure(exc)
-    if os.path.islink(target):
-        real = Path(os.path.realpath(target))
-        inside = Path(os.path.realpath(dest))
-        if inside not in real.parents:
-            return (f"a symlink to {real}, outside {dest}: a copy of {dest} would not carry the "
-                    f"file, so --force replaces the link with a real file")
-    return None
+        raise CacheDirError(f"{path}: {describe_failure(exc) if not isinstance(exc, PathError) else exc.strerror}; "
+                            f"{advice}") from None
+    with opened as d:
+        if shared and d.stat.st_uid != me:
+            raise CacheDirError(f"{path} belongs to {_owner(d.stat.st_uid)} and you are {_owner(me)}: in the shared "
+                                f"directory {parent} only a directory of your own is written into; {advice}")
+        try:
+            d.lock(lock_timeout, waiting)
+            todo = []
+            for f, source in sources:
+                try:
+                    read_verified(os.path.join(path, f.cache_key), f, keep=False)
+                except (VocabError, OSError):
+                    todo.append((f.cache_key, copier(source, f)))
+            d.write_all(todo)
+        except OSError as exc:
+            if isinstance(exc, VocabError) and not isinstance(exc, PathError):
+                raise
+            raise CacheDirError(f"cannot write {reader}'s cache {path}: {exc.strerror or exc}; {advice}") from None
+    return [os.path.join(path, f.cache_key) for f, _ in sources]

@@ -1,85 +1,117 @@
-"""The pins: what each known vocab file must be (name, size, sha256, ranks, URLs)."""
+"""The pins: what every known vocab file must be, from ``vocab_manifest.toml``.
+
+The build hook writes the manifest into ``_pins.py`` (a build artifact); this module gives it a
+shape. Plain classes with ``__slots__``: no dataclasses, so that the CLI starts fast.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Tuple
-
-from _harmony_vocab_lookup import PINS as _RAW_PINS
-
 from .errors import UnknownVocabError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, Mapping, Optional, Tuple
 
-@dataclass(frozen=True)
-class Pin:
-    """One pinned vocab file."""
-
-    name: str
-    file: str
-    sha256: str
-    size: int
-    ranks: int
-    urls: Tuple[str, ...]
-    byte_level_sha256: Optional[str] = None
-    sample: str = ""
-    """Bytes sampled at fixed offsets, hex: what the start-up registration compares."""
-    cache_key: str = ""
-    """The name openai-harmony and tiktoken give the file in their caches: sha1 of the URL."""
-
-    def __post_init__(self) -> None:
-        if not self.cache_key:
-            object.__setattr__(self, "cache_key", url_cache_name(self.urls[0]))
-
-    def as_dict(self) -> Dict[str, object]:
-        """The pin as the start-up module's ``PINS`` entries are: field name -> value."""
-        from dataclasses import asdict
-
-        return asdict(self)
-
-    @property
-    def canonical_url(self) -> str:
-        """The URL openai-harmony and tiktoken download from (and name their cache files after)."""
-        return self.urls[0]
-
-
-def pins_from_mapping(raw: Mapping[str, Mapping[str, object]]) -> Dict[str, Pin]:
-    """Build `Pin` objects from manifest-shaped data (``{name: {file, sha256, ...}}``)."""
-    return {
-        name: Pin(
-            name=name,
-            file=str(entry["file"]),
-            sha256=str(entry["sha256"]),
-            size=int(str(entry["size"])),
-            ranks=int(str(entry["ranks"])),
-            urls=tuple(str(url) for url in entry["urls"]),  # type: ignore[attr-defined]
-            byte_level_sha256=str(entry["byte_level_sha256"]) if "byte_level_sha256" in entry else None,
-            sample=str(entry.get("sample", "")),
-            cache_key=str(entry.get("cache_key", "")),
-        )
-        for name, entry in raw.items()
-    }
-
-
-PINS: Dict[str, Pin] = pins_from_mapping(_RAW_PINS)
-VOCABS: Tuple[str, ...] = tuple(PINS)
+try:
+    from ._pins import PINS as _RAW, WHEELS as _RAW_WHEELS
+except ImportError:  # pragma: no cover - a source tree that was never built
+    raise ImportError("harmony_vocab/_pins.py is missing: it is generated from vocab_manifest.toml by "
+                      "the build (pip install -e ., or python hatch_build.py)") from None
 
 
 def url_cache_name(url: str) -> str:
-    """The file name openai-harmony and tiktoken give a download: the sha1 of its URL."""
+    """The name openai-harmony and tiktoken give a download in their caches: the sha1 of its URL."""
     import hashlib
 
     return hashlib.sha1(url.encode()).hexdigest()
 
 
-def get_pin(name: object) -> Pin:
-    """Return the pin of a known vocab name; raise `UnknownVocabError` for anything else.
+class File:
+    """One pinned file: its `name` in a vocab directory, `sha256`, `size`, `urls` (canonical
+    first) and `cache_key` (its name in openai-harmony's and tiktoken's caches)."""
 
-    Only exact known names are accepted, so no name can ever reach outside the data directory.
-    A ``.tiktoken`` suffix is tolerated (``o200k_base.tiktoken`` is ``o200k_base``).
-    """
+    __slots__ = ("vocab", "name", "sha256", "size", "urls", "cache_key")
+
+    def __init__(self, vocab: str, name: str, sha256: str, size: int, urls: "Tuple[str, ...]") -> None:
+        self.vocab, self.name, self.sha256, self.size, self.urls = vocab, name, sha256, size, tuple(urls)
+        self.cache_key = url_cache_name(self.urls[0])
+
+    def __repr__(self) -> str:
+        return f"File({self.vocab!r}, {self.name!r}, {self.size})"
+
+
+class Pin:
+    """One pinned vocab: `name`, the `files` it is made of, the `wheel` that ships it, whether
+    openai-harmony's GPT-OSS encoding reads it (`harmony`), the tiktoken `encodings` built on it,
+    and for a ``.tiktoken`` vocab its `ranks` and `byte_level_sha256` (see the manifest)."""
+
+    __slots__ = ("name", "files", "wheel", "harmony", "encodings", "ranks", "byte_level_sha256")
+
+    def __init__(self, name: str, files: "Tuple[File, ...]", wheel: str = "core", harmony: bool = False,
+                 encodings: "Tuple[str, ...]" = (), ranks: int = 0,
+                 byte_level_sha256: "Optional[str]" = None) -> None:
+        self.name, self.files, self.wheel, self.harmony = name, tuple(files), wheel, harmony
+        self.encodings = tuple(encodings) or (name,)
+        self.ranks, self.byte_level_sha256 = ranks, byte_level_sha256
+
+    def __repr__(self) -> str:
+        return f"Pin({self.name!r}, files={[f.name for f in self.files]}, wheel={self.wheel!r})"
+
+    # A vocab of one file (all but gpt2): that file's fields.
+    @property
+    def file(self) -> str:
+        return self.files[0].name
+
+    @property
+    def sha256(self) -> str:
+        return self.files[0].sha256
+
+    @property
+    def size(self) -> int:
+        return self.files[0].size
+
+    @property
+    def urls(self) -> "Tuple[str, ...]":
+        return self.files[0].urls
+
+    @property
+    def cache_key(self) -> str:
+        return self.files[0].cache_key
+
+
+def pin_from_mapping(name: str, entry: "Mapping[str, Any]") -> Pin:
+    """A `Pin` from a manifest entry (``[vocab.<name>]``)."""
+    files = tuple(File(name, f["name"], f["sha256"], int(f["size"]), tuple(f["urls"])) for f in entry["files"])
+    return Pin(name, files, entry.get("wheel", "core"), bool(entry.get("harmony", False)),
+               tuple(entry.get("encodings", ())), int(entry.get("ranks", 0)), entry.get("byte_level_sha256"))
+
+
+PINS: "Dict[str, Pin]" = {name: pin_from_mapping(name, entry) for name, entry in _RAW.items()}
+VOCABS: "Tuple[str, ...]" = tuple(PINS)
+"""Every pinned vocab name, core and companion, in manifest order."""
+WHEELS: "Dict[str, Dict[str, str]]" = {k: dict(v) for k, v in _RAW_WHEELS.items()}
+"""Each wheel built from this repository: its ``distribution`` and ``package`` names."""
+
+
+def harmony_pin() -> Pin:
+    """The pin of the vocab openai-harmony's GPT-OSS encoding reads (o200k_base)."""
+    return next(pin for pin in PINS.values() if pin.harmony)
+
+
+def get_pin(name: object) -> Pin:
+    """The pin of a known vocab name; `UnknownVocabError` (listing the known ones) for anything
+    else. Only exact names are accepted, so no name can reach outside a data directory; a
+    ``.tiktoken`` suffix is tolerated (``o200k_base.tiktoken`` is ``o200k_base``)."""
     if isinstance(name, str):
-        key = name[: -len(".tiktoken")] if name.endswith(".tiktoken") else name
-        pin = PINS.get(key)
+        pin = PINS.get(name[: -len(".tiktoken")] if name.endswith(".tiktoken") else name)
         if pin is not None:
             return pin
     raise UnknownVocabError(name, VOCABS)
+
+
+def file_for_url(url: str) -> "Optional[File]":
+    """The pinned file whose URLs include `url`."""
+    return _BY_URL.get(url)
+
+
+_BY_URL = {url: f for pin in PINS.values() for f in pin.files for url in f.urls}

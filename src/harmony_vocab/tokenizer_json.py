@@ -1,4 +1,9 @@
-"""Rebuild a ``.tiktoken`` vocab from a Hugging Face ``tokenizer.json`` (byte-level BPE)."""
+"""Rebuild a ``.tiktoken`` vocab from a Hugging Face ``tokenizer.json`` (byte-level BPE).
+
+A rebuilt copy is kept in our cache, keyed by the tokenizer.json's content, so later lookups and
+processes only re-verify it; a rejection is remembered alike. Reads are bounded (`MAX_BYTES`,
+`MAX_ITEMS`, nesting), so a hostile file costs at most about 600 MB to parse, once.
+"""
 
 from __future__ import annotations
 
@@ -7,89 +12,74 @@ import hashlib
 import json
 import os
 import threading
-from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from . import locations as loc
-from .bundled import bundled_dir
-from .errors import FileTooLargeError, VocabError
-from .integrity import check_file, describe_failure, read_regular, require_regular
+from .errors import PathError, VocabError
+from .files import check_file, describe_failure, process_temp_dir, read_regular, write_file
 from .pins import Pin
-from .storage import process_temp_dir, write_atomic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 MAX_BYTES = 64 << 20
-"""The largest tokenizer.json read: 64 MiB, 2.4 times the largest real one for a pinned vocab
-(o200k_base's as the Hugging Face converter writes it, 446,189 merges, indented: 27.9 MB, which
-parses in about 235 MB). With `MAX_ITEMS` it bounds what a hostile file costs: measured, at most
-about 600 MB (a 64 MiB string holding one character outside UCS-2, which makes the decoded text
-4 bytes a character); a 100 MB file is refused before it is read."""
+"""The largest tokenizer.json read: 64 MiB, 2.4 times o200k_base's as the Hugging Face converter
+writes it (27.9 MB, parsed in about 235 MB). With `MAX_ITEMS` it bounds what a hostile file costs:
+measured, at most about 600 MB."""
 
 MAX_ITEMS = 4_000_000
 """The most JSON values a tokenizer.json may hold, counted before parsing as its commas, colons
-and opening brackets (an upper bound): o200k_base's has 1.76 million. Each value costs up to
-~70 bytes once parsed, so a file of tiny values (``[{},{},...]``, ``{"a":0,...}``) stays under
-about 400 MB."""
+and opening brackets (an upper bound): o200k_base's has 1.76 million."""
 
-_REJECTION_BYTES = 1 << 16
 KEPT_DIR = "from-tokenizer-json"
 """Where in our cache the rebuilt copies, and the rejections, are kept."""
 
-# (key of a tokenizer.json, pin sha256) -> why it was rejected: each file is parsed once a process.
-# (key of a tokenizer.json, pin sha256 or "any") -> why it was rejected: each file is parsed once
-# a process ("any": the file is no tokenizer.json at all, whatever the vocab).
-_rejected: Dict[Tuple[str, str], str] = {}
-_rejected_lock = threading.Lock()
+_memo: "Dict[Tuple[str, str], Tuple[Optional[str], Optional[str]]]" = {}
+_lock = threading.Lock()  # one rebuild at a time: threads asking for the same file wait for it
+
+
+def forget_rejected() -> None:
+    """Forget what this process learnt about tokenizer.json files (kept copies and rejections)."""
+    with _lock:
+        _memo.clear()
 
 
 class TokenizerJsonError(VocabError, ValueError):
-    """A tokenizer.json that cannot be rebuilt into the pinned vocab; the message says why.
-    `any_vocab`: the file is not a usable tokenizer.json at all (not just not this vocab)."""
-
-    def __init__(self, message: str, any_vocab: bool = False) -> None:
-        super().__init__(message)
-        self.any_vocab = any_vocab
+    """A tokenizer.json that cannot be rebuilt into the pinned vocab; the message says why."""
 
 
-def load(tokenizer_json: Path) -> Any:
-    """The parsed JSON of `tokenizer_json`, read only if it is a regular file of at most
-    `MAX_BYTES` holding at most `MAX_ITEMS` values; nesting is bounded by the interpreter's
-    recursion limit. Raises `TokenizerJsonError` (too large, too many values, too deep, not
-    JSON) or `OSError` (unreadable, not a regular file)."""
+def load(tokenizer_json: str) -> "Any":
+    """The parsed JSON of `tokenizer_json`, within the bounds above; `TokenizerJsonError` (too
+    large, too many values, too deep, not JSON) or `OSError` (unreadable, not a regular file)."""
     try:
         data = read_regular(tokenizer_json, MAX_BYTES, "a tokenizer.json")
-    except FileTooLargeError as exc:
-        raise TokenizerJsonError(
-            f"{tokenizer_json} is {exc.size} bytes, more than the {MAX_BYTES} a tokenizer.json may "
-            f"be (o200k_base's is about 28 MB): not a tokenizer.json of a pinned vocab",
-            any_vocab=True,
-        ) from None
+    except PathError as exc:
+        if "bytes" not in str(exc.strerror):
+            raise
+        raise TokenizerJsonError(f"{tokenizer_json} is more than the {MAX_BYTES} bytes a tokenizer.json may be "
+                                 f"(o200k_base's is about 28 MB): not a tokenizer.json of a pinned vocab") from None
     items = sum(map(data.count, b",:[{"))  # an upper bound: such bytes in strings count too
     if items > MAX_ITEMS:
-        raise TokenizerJsonError(
-            f"{tokenizer_json} holds up to {items} JSON values, more than the {MAX_ITEMS} a "
-            f"tokenizer.json may (o200k_base's holds about 1.8 million): not a tokenizer.json of "
-            f"a pinned vocab",
-            any_vocab=True,
-        )
+        raise TokenizerJsonError(f"{tokenizer_json} holds up to {items} JSON values, more than the {MAX_ITEMS} a "
+                                 f"tokenizer.json may (o200k_base's holds about 1.8 million): not a tokenizer.json "
+                                 f"of a pinned vocab")
     try:
         return json.loads(data)
     except RecursionError:
         raise TokenizerJsonError(f"{tokenizer_json} is nested too deeply to be a tokenizer.json "
-                                 f"(a real one is nested 4 levels deep)", any_vocab=True) from None
+                                 f"(a real one is nested 4 levels deep)") from None
     except ValueError as exc:
-        raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}", any_vocab=True) from None
+        raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}") from None
 
 
-def _byte_decoder() -> Dict[int, str]:
+def _byte_decoder() -> "Dict[int, str]":
     """GPT-2's byte-to-unicode mapping, reversed, as a ``str.translate`` table to latin-1."""
     printable = (
         list(range(ord("!"), ord("~") + 1))
         + list(range(ord("¡"), ord("¬") + 1))
         + list(range(ord("®"), ord("ÿ") + 1))
     )
-    table: Dict[int, str] = {b: chr(b) for b in printable}
+    table: "Dict[int, str]" = {b: chr(b) for b in printable}
     extra = 0
     for b in range(256):
         if b not in printable:
@@ -101,7 +91,7 @@ def _byte_decoder() -> Dict[int, str]:
 BYTE_DECODER = _byte_decoder()
 
 
-def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) -> bytes:
+def rebuild(tokenizer_json: str, pin: Pin, reference: "Optional[str]" = None) -> bytes:
     """Return the ``.tiktoken`` bytes rebuilt from `tokenizer_json`, verified against `pin`.
 
     Ranks are the BPE vocabulary's ids below ``pin.ranks`` (ids above are special tokens). Raises
@@ -117,10 +107,10 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
     if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(
         model.get("vocab"), dict
     ):
-        raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object", any_vocab=True)
+        raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object")
     if reference is not None and _matches_fingerprint(model["vocab"], pin):
         return read_regular(reference, pin.size, f"the pinned {pin.name}")
-    tokens: List[Optional[bytes]] = [None] * pin.ranks
+    tokens: "List[Optional[bytes]]" = [None] * pin.ranks
     for text, rank in model["vocab"].items():
         if isinstance(rank, int) and 0 <= rank < pin.ranks:
             try:
@@ -149,121 +139,66 @@ def rebuild(tokenizer_json: Path, pin: Pin, reference: Optional[Path] = None) ->
     return out
 
 
-@dataclass(frozen=True)
-class Rebuilt:
-    """What `rebuilt_copy` found for one tokenizer.json and one pin: the verified rebuilt copy
-    (`path`), or why there is none (`rejection`, naming the tokenizer.json)."""
-
-    path: Optional[Path]
-    place: str
-    """How a trace names what was looked at."""
-    rejection: Optional[str] = None
-    notes: Tuple[Tuple[str, str], ...] = ()
-    """``(place, outcome)`` of the other places looked at on the way, for a trace."""
-    new: bool = False
-    """A rejection not yet reported in this process: warn about it."""
-
-
-def rebuilt_copy(tokenizer: Path, pin: Pin) -> Rebuilt:
-    """The vocab `pin` rebuilt from `tokenizer` (a tokenizer.json), verified, or why not.
-
-    The rebuild runs once: its verified result is kept in our cache
-    (``<cache>/from-tokenizer-json/<key>/<name>.tiktoken``, the key naming the tokenizer.json's
-    real path, size, mtime, ctime and inode), so later lookups and processes only re-verify it; a
-    cache that cannot be written keeps it in a directory for this process only. A rejection is
-    remembered alike, in this process and beside the kept copy (``<name>.rejected``, or
-    ``any.rejected`` for a file that is no tokenizer.json at all, whatever the vocab), so a
-    rejected file is parsed once, and a file that is no tokenizer.json once for every vocab. A
-    file that cannot be read (missing, a FIFO, a device, permission denied) is rejected and not
-    remembered. Never raises on a bad tokenizer.json.
-    """
+def rebuilt_copy(tokenizer: str, pin: Pin, cache: "Optional[str]") -> "Tuple[Optional[str], str]":
+    """``(path, outcome)``: the verified copy of `pin` rebuilt from `tokenizer` and kept in
+    `cache` (our cache; None: a directory for this process only), or None and why not. The key is
+    the file's sha256: copies of one model directory share one rebuilt copy. Never raises."""
     try:
-        st = os.stat(tokenizer)
-        require_regular(os.fspath(tokenizer), st)
-    except OSError as exc:
-        return Rebuilt(None, str(tokenizer), f"{tokenizer}: {describe_failure(exc)}", new=True)
-    identity = f"{os.path.realpath(tokenizer)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
-    rules = f"{MAX_BYTES}\0{MAX_ITEMS}"  # a rejection under other limits is not this one
-    key = hashlib.sha256(f"{identity}\0{rules}".encode()).hexdigest()[:24]
-    try:
-        folder = loc.cache_dir() / KEPT_DIR / key
-    except VocabError:  # no home directory: keep it for this process only
-        folder = process_temp_dir() / key
-    kept = folder / pin.file
-    scopes = (("any", folder / "any.rejected"), (pin.sha256, folder / f"{pin.name}.rejected"))
-    with _rejected_lock:
-        reason = next((_rejected[(key, scope)] for scope, _ in scopes if (key, scope) in _rejected), None)
-    if reason is not None:
-        return Rebuilt(None, str(tokenizer), reason)
-    notes: List[Tuple[str, str]] = []
-    place = f"{tokenizer} (rebuilt copy {kept})"
-    if os.path.lexists(kept):
+        key = hashlib.sha256(read_regular(tokenizer, MAX_BYTES, "a tokenizer.json")).hexdigest()[:24]
+    except (OSError, VocabError) as exc:
+        return None, f"{tokenizer}: {describe_failure(exc)}"
+    with _lock:
+        if (key, pin.name) in _memo:
+            path, reason = _memo[(key, pin.name)]
+            if path is None or os.path.isfile(path):
+                return path, reason or "rebuilt copy " + str(path)
+        folder = os.path.join(cache or str(process_temp_dir()), KEPT_DIR, key)
+        kept, rejected = os.path.join(folder, pin.file), os.path.join(folder, pin.name + ".rejected")
         try:
-            check_file(kept, pin)
-        except (VocabError, OSError) as exc:
-            notes.append((place, describe_failure(exc)))
-        else:
-            return Rebuilt(kept, place)
-    for scope, remembered in scopes:
-        try:
-            reason = read_regular(remembered, _REJECTION_BYTES, "a remembered rejection").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if reason:
-            place = f"{tokenizer} (rejected before, remembered in {remembered})"
-            return _remember(key, scope, reason, place, notes)
+            check_file(kept, pin.files[0])
+            path, reason = kept, None
+        except (OSError, VocabError):
+            try:
+                path, reason = None, read_regular(rejected, 1 << 16, "a rejection").decode("utf-8", "replace")
+            except (OSError, VocabError):
+                path, reason = _rebuild_and_keep(tokenizer, pin, kept, rejected)
+        _memo[(key, pin.name)] = (path, reason)
+    return path, reason or "rebuilt copy " + str(path)
+
+
+def _rebuild_and_keep(tokenizer: str, pin: Pin, kept: str, rejected: str) -> "Tuple[Optional[str], Optional[str]]":
+    from .tiers import data_dir
+
+    reference = os.path.join(data_dir(pin.wheel) or "", pin.file)
     try:
-        data = rebuild(tokenizer, pin, reference=_verified_reference(pin))
+        check_file(reference, pin.files[0])
+    except (OSError, VocabError):
+        reference = ""
+    try:
+        data = rebuild(tokenizer, pin, reference or None)
     except TokenizerJsonError as exc:
-        scope, remembered = scopes[0] if exc.any_vocab else scopes[1]
         try:
-            write_atomic(remembered, str(exc).encode("utf-8"))
-        except OSError:
+            write_file(rejected, str(exc).encode("utf-8"))
+        except (OSError, VocabError):
             pass  # remembered for this process only
-        return _remember(key, scope, str(exc), str(tokenizer), notes)
-    except OSError as exc:  # may pass: not remembered
-        return Rebuilt(None, str(tokenizer), f"{tokenizer}: {describe_failure(exc)}", tuple(notes), new=True)
+        return None, str(exc)
+    except (OSError, VocabError) as exc:
+        return None, f"{tokenizer}: {describe_failure(exc)}"
     try:
-        write_atomic(kept, data)
-    except OSError as exc:  # a read-only cache: keep it for this process only
-        notes.append((str(kept), f"cannot keep the rebuilt copy here: {describe_failure(exc)}"))
-        try:
-            kept = process_temp_dir() / pin.file
-            write_atomic(kept, data)
-        except OSError as exc:
-            return Rebuilt(None, str(tokenizer), f"{tokenizer}: rebuilt, but nowhere to keep the copy: "
-                                                 f"{describe_failure(exc)}", tuple(notes), new=True)
-        place = f"{tokenizer} (rebuilt copy {kept}, for this process only)"
-    try:
-        check_file(kept, pin)
-    except (VocabError, OSError) as exc:
-        return Rebuilt(None, place, f"{kept}: {describe_failure(exc)}", tuple(notes), new=True)
-    return Rebuilt(kept, place, None, tuple(notes))
+        write_file(kept, data)
+    except (OSError, VocabError):
+        kept = str(process_temp_dir() / pin.file)
+        write_file(kept, data)
+    return kept, None
 
 
-def _remember(key: str, scope: str, reason: str, place: str, notes: List[Tuple[str, str]]) -> Rebuilt:
-    with _rejected_lock:
-        _rejected[(key, scope)] = reason
-    return Rebuilt(None, place, reason, tuple(notes), new=True)
-
-
-def _verified_reference(pin: Pin) -> Optional[Path]:
-    """The bundled copy, if it verifies: only then may a mismatch be quoted against it."""
-    path = bundled_dir() / pin.file
-    try:
-        check_file(path, pin)
-    except (VocabError, OSError):
-        return None
-    return path
-
-
-def byte_level_sha256(texts: Iterable[str]) -> str:
+def byte_level_sha256(texts: "Iterable[str]") -> str:
     """The pin's ``byte_level_sha256`` of a vocab given as its byte-level token texts in rank
     order: sha256 of the texts joined by newlines (which byte-level text never contains), UTF-8."""
     return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
 
 
-def _matches_fingerprint(vocab: Dict[str, object], pin: Pin) -> bool:
+def _matches_fingerprint(vocab: "Dict[str, object]", pin: Pin) -> bool:
     """True when the vocab's first ``pin.ranks`` entries are ids 0, 1, ... in order, no later
     entry reuses one of those ids, and their texts hash to the pin's ``byte_level_sha256``: then
     the rebuilt file would be the pinned one byte for byte, and rebuilding can be skipped."""
@@ -277,7 +212,7 @@ def _matches_fingerprint(vocab: Dict[str, object], pin: Pin) -> bool:
     return byte_level_sha256(islice(vocab, pin.ranks)) == pin.byte_level_sha256
 
 
-def _first_difference(rebuilt: bytes, reference: Path, pin: Pin) -> Optional[str]:
+def _first_difference(rebuilt: bytes, reference: str, pin: Pin) -> "Optional[str]":
     try:
         expected = read_regular(reference, pin.size, f"the pinned {pin.name}").splitlines()
     except OSError:

@@ -1,7 +1,7 @@
-"""Download a pinned vocab file: verified while streaming, renamed into place only once verified.
+"""Download a pinned file: verified while streaming, renamed into place only once verified.
 
 Shared by the build hook and the run-time download tier. `requests` is imported only when a
-download actually starts (install ``harmony-vocab[download]`` for run-time downloads).
+download starts (install ``harmony-vocab[download]`` for run-time downloads).
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import Attempt, FetchError, MissingExtraError, VocabError, format_attempts, redact_url
-from .locations import (
+from .errors import Attempt, FetchError, MissingExtraError, VocabError, format_attempts, redact
+from .files import Directory
+from .pins import File
+from .tiers import (
     ENV_BASE_URL,
     ENV_DOWNLOAD_DEADLINE,
     ENV_MODEL_DIR,
     ENV_OFFLINE,
     TIKTOKEN_ENCODINGS_BASE,
-    env_flag,
     file_env_var,
+    flag,
 )
-from .pins import Pin
-from .storage import atomic_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -61,31 +61,29 @@ def offline_attempt(urls: Sequence[str]) -> Attempt:
     return Attempt("download", ", ".join(urls), OFFLINE_REFUSAL)
 
 
-def runtime_local_advice(pin: Pin) -> str:
-    """How to use files on a local disk at run time (HARMONY_VOCAB_SOURCE_DIR is read by the
-    build only)."""
-    return (f"for files on a local disk, set {file_env_var(pin.name)} to the file, or "
-            f"{TIKTOKEN_ENCODINGS_BASE} or {ENV_MODEL_DIR} to the directory holding {pin.file}")
+def env_flag(var: str, default: bool, environ: Optional[Mapping[str, str]] = None) -> bool:
+    """A boolean variable; `VocabError` naming it when its value is no boolean."""
+    environ = os.environ if environ is None else environ
+    value = flag(environ, var, default)
+    if value is None:
+        raise VocabError(f"{var}={environ[var]!r} is not a boolean: use 1 or 0 (also true/false, yes/no, on/off)")
+    return value
 
 
-def download_urls(pin: Pin, base_url: Optional[str] = None, *, local_advice: Optional[str] = None) -> List[str]:
-    """The URLs to try for `pin`, in order: the mirror (`base_url`, else $HARMONY_VOCAB_BASE_URL)
-    joined with the file name, then the manifest's URLs, canonical first.
-
-    A mirror that is not an http(s) URL raises `FetchError`, ending with `local_advice` (default:
-    `runtime_local_advice`)."""
+def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Optional[str] = None) -> List[str]:
+    """The URLs to try for `f`, in order: the mirror (`base_url`, else $HARMONY_VOCAB_BASE_URL)
+    joined with the file name, then the pinned URLs, canonical first. A mirror that is not an
+    http(s) URL raises `FetchError`, ending with `local_advice` (default: the run-time settings)."""
     mirror = base_url if base_url is not None else os.environ.get(ENV_BASE_URL, "")
     urls: List[str] = []
-    if mirror:
-        # requests speaks only http(s): a file:// mirror or a path would fail every try
-        if not re.match(r"^https?://[^/\s]+", mirror):
-            advice = local_advice if local_advice is not None else runtime_local_advice(pin)
-            raise FetchError(
-                f"{ENV_BASE_URL}={redact_url(mirror)!r} is not an http(s) URL: expected "
-                f"http(s)://host/path/ (the directory that holds {pin.file}); {advice}"
-            )
-        urls.append(mirror.rstrip("/") + "/" + pin.file)
-    urls.extend(u for u in pin.urls if u not in urls)
+    if mirror:  # requests speaks only http(s): a file:// mirror or a path would fail every try
+        if not re.match(r"^https?://[^/\s]+", mirror, re.IGNORECASE):
+            advice = local_advice or (f"for files on a local disk, set {file_env_var(f.vocab)}, "
+                                      f"{TIKTOKEN_ENCODINGS_BASE} or {ENV_MODEL_DIR}")
+            raise FetchError(f"{ENV_BASE_URL}={redact(mirror)!r} is not an http(s) URL: expected "
+                             f"http(s)://host/path/ (the directory that holds {f.name}); {advice}")
+        urls.append(mirror.rstrip("/") + "/" + f.name)
+    urls.extend(u for u in f.urls if u not in urls)
     return urls
 
 
@@ -109,7 +107,7 @@ def download_deadline(environ: Optional[Mapping[str, str]] = None) -> float:
 
 
 def download(
-    pin: Pin,
+    f: File,
     dest_dir: "os.PathLike[str] | str",
     urls: Optional[Sequence[str]] = None,
     *,
@@ -120,12 +118,12 @@ def download(
     deadline: Optional[float] = None,
     progress: Optional[Progress] = None,
 ) -> Path:
-    """Download `pin` into ``dest_dir/<pin.file>`` and return that path.
+    """Download `f` into ``dest_dir/<f.name>`` and return that path.
 
     Each URL is tried in order, each up to `tries` times (with exponential back-off) on errors
     that may pass (connection errors, time-outs, 5xx, a body cut short), all within `deadline`
     seconds (a server that trickles bytes is cut off then). The body is hashed while it streams
-    into a temporary file in `dest_dir` (`storage.atomic_file`), never read past the pinned size,
+    into a temporary file in `dest_dir` (`files.Directory`), never read past the pinned size,
     and renamed into place only once its size and sha256 match. On failure nothing is left behind
     and `FetchError` lists every URL tried and why it failed. With ``HARMONY_VOCAB_OFFLINE=1`` it
     raises `FetchError` at once, before any socket is opened.
@@ -139,9 +137,9 @@ def download(
     tries = max(1, TRIES if tries is None else tries)
     backoff = BACKOFF if backoff is None else backoff
     deadline = download_deadline() if deadline is None else deadline
-    urls = list(urls) if urls is not None else download_urls(pin)
+    urls = list(urls) if urls is not None else download_urls(f)
     if env_flag(ENV_OFFLINE, False):
-        raise FetchError(f"not downloading {pin.file}: {OFFLINE_REFUSAL}", [offline_attempt(urls)])
+        raise FetchError(f"not downloading {f.name}: {OFFLINE_REFUSAL}", [offline_attempt(urls)])
     requests = _import_requests()
     dest = Path(dest_dir)
     attempts: List[Attempt] = []
@@ -170,7 +168,7 @@ def download(
                     attempts.append(Attempt("download", url, "downloaded and verified", ok=True))
                     return path
     raise FetchError(
-        f"could not download a verified {pin.file} (sha256 {pin.sha256}, {pin.size} bytes). "
+        f"could not download a verified {f.name} (sha256 {f.sha256}, {f.size} bytes). "
         f"URLs tried, in order:\n{format_attempts(attempts)}",
         attempts,
     )
@@ -190,7 +188,7 @@ class _Body:
 def _download_once(
     session: "requests.Session",
     url: str,
-    pin: Pin,
+    f: File,
     dest: Path,
     timeouts: Tuple[float, float],
     deadline: Tuple[float, float],
@@ -203,29 +201,31 @@ def _download_once(
     timeout = (min(timeouts[0], left), min(timeouts[1], left))
     body = _Body()
     try:
-        with atomic_file(dest / pin.file) as out:
+        with atomic_file(dest / f.name) as out:
             actual = _stream(session, url, pin, out, timeout, ends, body, progress)
-            if body.received != pin.size:
-                raise _Failure(f"body ended after {body.received} of {pin.size} bytes", retry=True)
-            if actual != pin.sha256:
-                raise _Failure(f"sha256 mismatch: expected {pin.sha256}, got {actual}", retry=False)
+            if body.received != f.size:
+                raise _Failure(f"body ended after {body.received} of {f.size} bytes", retry=True)
+            if actual != f.sha256:
+                raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {actual}", retry=False)
     except (_Failure, requests.exceptions.RequestException) as exc:
         # a time-out shortened to the time left is the deadline too
         shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
             timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
         if body.cut or shortened or time.monotonic() >= ends:
-            raise _Failure(f"stopped after {body.received} of {pin.size} bytes: "
+            raise _Failure(f"stopped after {body.received} of {f.size} bytes: "
                            f"{_deadline_passed(seconds)}", retry=False) from None
         if isinstance(exc, _Failure):
             raise
-        raise _Failure(_describe(exc, timeouts), retry=True) from None
-    return dest / pin.file
+        retry = isinstance(exc, requests.exceptions.RequestException) and not isinstance(
+            exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema))
+        raise _Failure(redact(_describe(exc, timeouts)), retry=retry) from None
+    return dest / f.name
 
 
 def _stream(
     session: "requests.Session",
     url: str,
-    pin: Pin,
+    f: File,
     out: Any,
     timeout: Tuple[float, float],
     ends: float,
@@ -239,23 +239,23 @@ def _stream(
             retry = status >= 500 or status in (408, 429)
             raise _Failure(f"HTTP {status} {response.reason}".rstrip(), retry=retry)
         announced = response.headers.get("Content-Length", "")
-        if announced.isdigit() and int(announced) > pin.size:
+        if announced.isdigit() and int(announced) > f.size:
             raise _Failure(
-                f"server announces {announced} bytes, more than the pinned {pin.size}: refused",
+                f"server announces {announced} bytes, more than the pinned {f.size}: refused",
                 retry=False,
             )
         digest = hashlib.sha256()
         for chunk in response.iter_content(_CHUNK):
             body.received += len(chunk)
-            if body.received > pin.size:
+            if body.received > f.size:
                 raise _Failure(
-                    f"body larger than the pinned {pin.size} bytes: stopped at {body.received}",
+                    f"body larger than the pinned {f.size} bytes: stopped at {body.received}",
                     retry=False,
                 )
             out.write(chunk)
             digest.update(chunk)
             if progress is not None:
-                progress(body.received, pin.size)
+                progress(body.received, f.size)
             if time.monotonic() >= ends:
                 raise _Failure("deadline", retry=False)  # reworded by _download_once
         return digest.hexdigest()

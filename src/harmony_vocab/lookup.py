@@ -1,0 +1,226 @@
+"""`resolve`: walk the lookup order (``tiers.places``) and verify every candidate against its pin."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+from .errors import Attempt, FetchError, MissingExtraError, VocabError, VocabIntegrityError, VocabNotFoundError
+from .errors import VocabWarning
+from .files import check_file, describe_failure, forget_verified
+from .pins import Pin, get_pin
+from .tiers import (
+    ENV_ALLOW_DOWNLOAD,
+    ENV_BASE_URL,
+    ENV_MODEL_DIR,
+    ENV_OFFLINE,
+    STRICT,
+    TIKTOKEN_ENCODINGS_BASE,
+    WARN,
+    Options,
+    Place,
+    bundled_dir,
+    cache_dir,
+    file_env_var,
+    places,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+    from typing import List, Optional, Tuple, Union
+
+    PathArg = Union[str, "os.PathLike[str]", None]
+
+
+class Resolution:
+    """Where a verified vocab was found: `path` (its first file; `paths`, all of them), its
+    `tier`, and every place looked at (`attempts`)."""
+
+    __slots__ = ("name", "paths", "tier", "attempts")
+
+    def __init__(self, name: str, paths: "Tuple[Path, ...]", tier: str, attempts: "Tuple[Attempt, ...]") -> None:
+        self.name, self.paths, self.tier, self.attempts = name, paths, tier, attempts
+
+    @property
+    def path(self) -> "Path":
+        return self.paths[0]
+
+    @property
+    def directory(self) -> "Path":
+        """The directory holding the (first) file."""
+        return self.paths[0].parent
+
+    def __repr__(self) -> str:
+        return f"Resolution({self.name!r}, {str(self.path)!r}, tier={self.tier!r})"
+
+
+def reset() -> None:
+    """Forget what this process verified or rebuilt: every file is checked afresh (for tests,
+    or after replacing files in place)."""
+    from .tokenizer_json import forget_rejected
+
+    forget_verified()
+    forget_rejected()
+
+
+def bundled_path(name: str) -> "Path":
+    """The path of the packaged copy of vocab `name` (its first file), in the wheel that ships it.
+    Not hashed here: `verify_file` or `resolve` does that."""
+    pin = get_pin(name)
+    return bundled_dir(pin.wheel) / pin.file
+
+
+def resolve(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "PathArg" = None,
+            model_dir: "PathArg" = None, download: "Optional[bool]" = None) -> Resolution:
+    """Find a verified copy of vocab `name`, walking the lookup order (README: "The lookup order").
+
+    explicit (`vocab_path` / `vocab_dir`: a failure raises) > environment > model directory
+    (`model_dir`) > the installed wheels > caches > a download, only when `download` is true
+    (default: ``HARMONY_VOCAB_ALLOW_DOWNLOAD``). Every candidate is checked against the pin; an
+    empty value counts as not given. Raises `UnknownVocabError`, `VocabIntegrityError` (an explicit
+    file that fails its pin) or `VocabNotFoundError` (`.attempts` lists every place tried).
+    """
+    pin = get_pin(name)
+    if vocab_path and vocab_dir:
+        raise VocabError("give vocab_path or vocab_dir, not both")
+    attempts: "List[Attempt]" = []
+    for place in places(pin, os.environ, Options(vocab_path, vocab_dir, model_dir)):
+        found = _try(pin, place, download, attempts)
+        if found is not None:
+            return Resolution(pin.name, found, place.tier, tuple(attempts))
+    raise VocabNotFoundError(pin.name, attempts, advice(pin))
+
+
+def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[Path, ...]]":
+    """Check one place, as its kind and `on_failure` say: the verified paths, or None."""
+    from pathlib import Path
+
+    if place.kind == "download":
+        return _download(pin, download, attempts)
+    if place.paths is None:
+        attempts.append(Attempt(place.tier, place.label, place.outcome))
+        if place.on_failure == STRICT:
+            raise VocabNotFoundError(pin.name, attempts, f"{place.outcome}.")
+        if place.on_failure == WARN:
+            warnings.warn(f"harmony-vocab: {place.label}: {place.outcome}", VocabWarning, stacklevel=4)
+        return None
+    if place.kind == "tokenizer.json":
+        from .tokenizer_json import rebuilt_copy
+
+        try:
+            ours: "Optional[str]" = cache_dir(os.environ)
+        except OSError:
+            ours = None
+        path, outcome = rebuilt_copy(place.paths[0], pin, ours)
+        if path is None:
+            attempts.append(Attempt(place.tier, place.label, f"rebuilt vocab rejected: {outcome}"))
+            warnings.warn(f"harmony-vocab: {outcome}", VocabWarning, stacklevel=4)
+            return None
+        place = Place(place.tier, f"{place.label} ({outcome})", (path,), on_failure=WARN)
+    try:
+        for path, f in zip(place.paths, pin.files):
+            check_file(path, f)
+    except (VocabError, OSError) as exc:
+        reason = describe_failure(exc)
+        if place.optional and isinstance(exc, FileNotFoundError):
+            attempts.append(Attempt(place.tier, place.label, reason))
+            return None
+        attempts.append(Attempt(place.tier, place.label, reason))
+        if place.on_failure == STRICT:
+            if isinstance(exc, VocabIntegrityError):
+                exc.attempts = tuple(attempts)
+                raise
+            raise VocabNotFoundError(pin.name, attempts, f"The explicit choice must be {_wanted(pin)}: fix the "
+                                     f"path, or leave it out to use the lookup order.") from None
+        if place.on_failure == WARN:
+            warnings.warn(f"harmony-vocab: ignoring {place.label} for {pin.name}: {reason}", VocabWarning,
+                          stacklevel=4)
+        return None
+    attempts.append(Attempt(place.tier, place.label, "verified", ok=True))
+    return tuple(Path(p) for p in place.paths)
+
+
+def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[Path, ...]]":
+    from .download import OFFLINE_REFUSAL, download_urls, env_flag
+    from .download import download as fetch
+
+    try:
+        urls = [download_urls(f) for f in pin.files]
+    except FetchError as exc:
+        attempts.append(Attempt("download", ENV_BASE_URL, str(exc)))
+        return None
+    label = ", ".join(u[0] for u in urls)
+    allowed = download if download is not None else env_flag(ENV_ALLOW_DOWNLOAD, False)
+    if env_flag(ENV_OFFLINE, False):
+        attempts.append(Attempt("download", label, OFFLINE_REFUSAL))
+        return None
+    if not allowed:
+        attempts.append(Attempt("download", label, f"not allowed (offline is the default; download=True or "
+                                                   f"{ENV_ALLOW_DOWNLOAD}=1 allows it)"))
+        return None
+    dest = cache_dir(os.environ)
+    if dest is None:
+        attempts.append(Attempt("download", label, f"no home directory: set the cache's variable"))
+        return None
+    try:
+        paths = tuple(fetch(f, dest, u) for f, u in zip(pin.files, urls))
+    except MissingExtraError as exc:
+        attempts.append(Attempt("download", label, str(exc)))
+        return None
+    except FetchError as exc:
+        attempts.extend(exc.attempts or [Attempt("download", label, str(exc))])
+        return None
+    except OSError as exc:
+        attempts.append(Attempt("download", dest, f"cannot write the cache: {describe_failure(exc)}"))
+        return None
+    attempts.append(Attempt("download", label, f"downloaded and verified into {dest}", ok=True))
+    return paths
+
+
+def _wanted(pin: Pin) -> str:
+    return " and ".join(f"a readable {f.name} (sha256 {f.sha256}, {f.size} bytes)" for f in pin.files)
+
+
+FREEZER_DATA_OPTIONS = {
+    "PyInstaller": "rebuild it with harmony-vocab installed where PyInstaller runs (its hooks collect the files)",
+    "cx_Freeze": "rebuild it with --packages=harmony_vocab (cx_Freeze then copies the package with its data)",
+    "Nuitka": "rebuild it with --include-package-data=harmony_vocab",
+}
+"""How to get the vocab files into an app built by each freezer."""
+
+
+def freezer() -> "Optional[str]":
+    """The freezer that built this app ("PyInstaller", "cx_Freeze", "Nuitka"), or None."""
+    import sys
+
+    if "__compiled__" in globals():
+        return "Nuitka"
+    if not getattr(sys, "frozen", False):
+        return None
+    return "PyInstaller" if hasattr(sys, "_MEIPASS") else "cx_Freeze"
+
+
+def restore_advice(pin: Pin) -> str:
+    """How to get the packaged files of `pin` back, for the way this process runs."""
+    from .pins import WHEELS
+    from .tiers import data_dir
+
+    built_by = freezer()
+    if built_by:
+        return f"this app was frozen by {built_by} without the vocab files: {FREEZER_DATA_OPTIONS[built_by]}"
+    if pin.wheel != "core" and data_dir(pin.wheel) is None:
+        return f"install the companion wheel: pip install 'harmony-vocab[{pin.wheel}]'"
+    dist = WHEELS[pin.wheel]["distribution"]
+    return f"reinstall {dist} from a wheel that bundles the vocab files (pip install --force-reinstall {dist})"
+
+
+def advice(pin: Pin) -> str:
+    """What to do when no place holds a verified copy of `pin`."""
+    where = "a directory holding them" if len(pin.files) > 1 else _wanted(pin)
+    return (f"To fix, do one of:\n  - {restore_advice(pin)};\n"
+            f"  - set {file_env_var(pin.name)} to {where}"
+            + (f", or {TIKTOKEN_ENCODINGS_BASE} to a directory holding it" if len(pin.files) == 1 else "") + ";\n"
+            f"  - set {ENV_MODEL_DIR} to a model directory holding {' and '.join(f.name for f in pin.files)};\n"
+            f"  - allow a download: {ENV_ALLOW_DOWNLOAD}=1 (needs network access, or {ENV_BASE_URL} "
+            f"pointing at an internal mirror).")

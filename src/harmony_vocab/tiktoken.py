@@ -1,0 +1,241 @@
+"""tiktoken glue: the start-up hook that serves unmodified tiktoken, `tiktoken_encoding`, and
+`seed_tiktoken_cache`.
+
+The hook: tiktoken reads every vocab file through ``tiktoken.load.read_file_cached(url,
+expected_hash)`` (``load_tiktoken_bpe`` and ``data_gym_to_mergeable_bpe_ranks`` call it); once
+``tiktoken.load`` has run, `patch` wraps ``read_file_cached`` and ``load_tiktoken_bpe`` so that a
+pinned URL asked for with its pin's sha256 (or none) is answered with the verified bytes of
+``resolve(vocab)``. Every other URL or hash, a vocab whose wheel is not installed, a tiktoken whose
+functions look different, and any failure of ours: tiktoken's own code runs, as if we were absent.
+This module is imported when tiktoken is, never before; it does not import tiktoken.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import os
+import sys
+import types
+
+from .pins import PINS, File, file_for_url
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from importlib.machinery import ModuleSpec
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Union
+
+    PathArg = Union[str, "os.PathLike[str]", None]
+
+_busy: "Set[int]" = set()  # threads inside find_spec: a finder importing tiktoken.load is not looped
+
+
+def find_spec(finder: "Any", fullname: str, path: "Optional[Sequence[str]]",
+              target: "Optional[types.ModuleType]") -> "Optional[ModuleSpec]":
+    """The spec the other finders give for ``tiktoken.load``, its loader wrapped so that the
+    module is patched once it has run. ``sys.meta_path`` is never changed here (other imports,
+    in this thread or others, may be walking it); a probe (``importlib.util.find_spec``) that
+    loads nothing uses nothing up."""
+    import threading
+
+    me = threading.get_ident()
+    if me in _busy:
+        return None
+    _busy.add(me)
+    try:
+        for other in list(sys.meta_path):
+            find = getattr(other, "find_spec", None)
+            if other is finder or type(other).__name__ == "TiktokenFinder" or find is None:
+                continue
+            spec: "Optional[ModuleSpec]" = find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                    spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
+                return spec
+        return None
+    finally:
+        _busy.discard(me)
+
+
+class _PatchingLoader:
+    """The real loader, plus `patch` once the module has run; the module keeps the real one."""
+
+    def __init__(self, loader: "Any") -> None:
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> "Any":
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: "ModuleSpec") -> "Optional[types.ModuleType]":
+        return self.loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        try:
+            patch(module)
+        except Exception:  # tiktoken as it is
+            pass
+
+
+class TiktokenFinder:
+    """The finder ``_harmony_vocab_startup`` installs at start-up, for a process that started
+    without it (`install_hook`): it reacts to ``tiktoken.load`` alone."""
+
+    def find_spec(self, fullname: str, path: "Optional[Sequence[str]]" = None,
+                  target: "Optional[types.ModuleType]" = None) -> "Optional[ModuleSpec]":
+        return find_spec(self, fullname, path, target) if fullname == "tiktoken.load" else None
+
+
+def install_hook() -> None:
+    """Serve tiktoken in this process as the start-up run does: the finder, or, when
+    ``tiktoken.load`` is already imported, its functions wrapped now."""
+    loaded = sys.modules.get("tiktoken.load")
+    if loaded is not None:
+        patch(loaded)
+    elif not any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path):
+        sys.meta_path.insert(0, TiktokenFinder())
+
+
+def _takes(function: object, first: str) -> bool:
+    """True for a plain function ``(first, expected_hash=None)``, as tiktoken 0.6 to 0.14 have."""
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_argcount == 2 and code.co_varnames[:2] == (first, "expected_hash")
+
+
+def patch(module: types.ModuleType) -> bool:
+    """Wrap ``read_file_cached`` and ``load_tiktoken_bpe`` of a ``tiktoken.load`` module; False
+    (and nothing changed) when they do not look as expected."""
+    read_original: "Any" = getattr(module, "read_file_cached", None)
+    load_original: "Any" = getattr(module, "load_tiktoken_bpe", None)
+    if getattr(load_original, "__harmony_vocab__", False):
+        return True
+    if not (_takes(read_original, "blobpath") and _takes(load_original, "tiktoken_bpe_file")):
+        return False
+
+    @functools.wraps(read_original)
+    def read_file_cached(blobpath: str, expected_hash: "Optional[str]" = None) -> bytes:
+        data = serve(blobpath, expected_hash)
+        return read_original(blobpath, expected_hash) if data is None else data  # type: ignore[no-any-return]
+
+    @functools.wraps(load_original)
+    def load_tiktoken_bpe(tiktoken_bpe_file: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
+        data = serve(tiktoken_bpe_file, expected_hash)
+        return load_original(tiktoken_bpe_file, expected_hash) if data is None else parse_ranks(data)  # type: ignore[no-any-return]
+
+    for name, wrapper in (("read_file_cached", read_file_cached), ("load_tiktoken_bpe", load_tiktoken_bpe)):
+        setattr(wrapper, "__harmony_vocab__", True)
+        setattr(module, name, wrapper)
+    return True
+
+
+def _served(url: str, expected_hash: "Optional[str]") -> "Optional[File]":
+    """The pinned file at `url`, when asked for with its sha256 (or none) and its wheel is installed."""
+    from .tiers import data_dir
+
+    f = file_for_url(url)
+    if f is None or expected_hash not in (None, f.sha256):
+        return None
+    wheel = PINS[f.vocab].wheel
+    return f if wheel == "core" or data_dir(wheel) is not None else None
+
+
+def read_url(url: str, expected_hash: "Optional[str]" = None, **lookup: "Any") -> bytes:
+    """The verified bytes of the pinned file at `url`, from the lookup order (`lookup` is passed
+    to `resolve`); raises what `resolve` raises."""
+    from .files import read_verified
+    from .lookup import resolve
+
+    f = file_for_url(url)
+    if f is None or expected_hash not in (None, f.sha256):
+        from .errors import NotShippedError
+
+        raise NotShippedError(f"{url} (sha256 {expected_hash}) is no file harmony-vocab pins")
+    pin = PINS[f.vocab]
+    return read_verified(resolve(f.vocab, **lookup).paths[pin.files.index(f)], f)
+
+
+def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
+    """`read_url` for the hook: None when `url` or `expected_hash` is not ours, the vocab's wheel
+    is not installed, or the lookup order has no verified copy. Its warnings are not shown: this
+    runs inside programs that never named harmony-vocab (``harmony-vocab doctor`` shows them)."""
+    if _served(url, expected_hash) is None:
+        return None
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_url(url, expected_hash)
+    except Exception:
+        return None
+
+
+def parse_ranks(data: bytes) -> "Dict[bytes, int]":
+    """tiktoken's ``mergeable_ranks`` of a verified ``.tiktoken`` file, as ``load_tiktoken_bpe``
+    builds them, in about two thirds of its time."""
+    parts = data.split()
+    return dict(zip(map(binascii.a2b_base64, parts[::2]), map(int, parts[1::2])))
+
+
+def _private(function: "Any", names: "Dict[str, Any]") -> "Any":
+    """`function`, run over `names` (a private copy of its module's names, with ours in it)."""
+    return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__,
+                              function.__closure__)
+
+
+def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "PathArg" = None,
+                      model_dir: "PathArg" = None, download: "Optional[bool]" = None) -> "Any":
+    """A ``tiktoken.Encoding`` that behaves as ``tiktoken.get_encoding(name)``, built offline from
+    the resolved, verified files, for every encoding of ``tiktoken_ext.openai_public`` (those on
+    the companion's vocabs need ``harmony-vocab[legacy]``). The pattern and special tokens come
+    from tiktoken's own definition, run over a private copy of its module's names: tiktoken is
+    left as it is, for every thread. Raises `NotShippedError` for any other name, and what
+    `resolve` raises. Needs ``harmony-vocab[tiktoken]``."""
+    try:
+        import tiktoken
+        import tiktoken.load
+        from tiktoken_ext import openai_public
+    except ImportError:
+        from .errors import MissingExtraError
+
+        raise MissingExtraError("tiktoken", "tiktoken", "tiktoken_encoding") from None
+    constructors: "Dict[str, Any]" = getattr(openai_public, "ENCODING_CONSTRUCTORS", {})
+    constructor = constructors.get(name) if isinstance(name, str) else None
+    if not isinstance(constructor, types.FunctionType):
+        from .errors import NotShippedError
+
+        known = ", ".join(e for pin in PINS.values() for e in pin.encodings)
+        raise NotShippedError(f"unknown tiktoken encoding {name!r}: expected one of {known}")
+    lookup = {"vocab_path": vocab_path, "vocab_dir": vocab_dir, "model_dir": model_dir, "download": download}
+
+    def read(url: str, expected_hash: "Optional[str]" = None) -> bytes:
+        return read_url(url, expected_hash, **lookup)
+
+    def load(url: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
+        return parse_ranks(read(url, expected_hash))
+
+    data_gym = _private(tiktoken.load.data_gym_to_mergeable_bpe_ranks,
+                        {**vars(tiktoken.load), "read_file_cached": read})
+    names = {**vars(openai_public), "load_tiktoken_bpe": load, "data_gym_to_mergeable_bpe_ranks": data_gym}
+    for key, value in list(names.items()):  # o200k_harmony() calls o200k_base(): all of them over `names`
+        if isinstance(value, types.FunctionType) and value.__module__ == openai_public.__name__:
+            names[key] = _private(value, names)
+    return tiktoken.Encoding(**names[constructor.__name__]())
+
+
+def seed_tiktoken_cache(directory: "PathArg" = None, names: "Iterable[str]" = ("o200k_base", "cl100k_base"),
+                        waiting: "Optional[Any]" = None) -> "List[str]":
+    """Write verified copies where ``tiktoken.get_encoding`` looks before downloading (default:
+    ``TIKTOKEN_CACHE_DIR``, else ``DATA_GYM_CACHE_DIR``, else ``$TMPDIR/data-gym-cache``); return
+    the paths. Raises `export.CacheDirError` as `export.seed_cache` does."""
+    from .errors import VocabError
+    from .export import seed_cache
+    from .tiers import TIKTOKEN_CACHE_VARS, tiktoken_cache_dir
+
+    target = tiktoken_cache_dir(os.environ) if directory is None else os.fspath(directory)
+    if target is None:
+        raise VocabError(f"tiktoken's cache is disabled ({TIKTOKEN_CACHE_VARS[0]} is empty): pass a directory")
+    return seed_cache(target, names, TIKTOKEN_CACHE_VARS[0], "tiktoken", waiting=waiting)
