@@ -13,11 +13,10 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
-import harmony_vocab.bundled
-import harmony_vocab.fetch
-import harmony_vocab.integrity
-import harmony_vocab.tokenizer_json
+import harmony_vocab.download
+import harmony_vocab.lookup
 import harmony_vocab.pins
+import harmony_vocab.tiers
 from harmony_vocab.pins import Pin
 from lookup import VOCAB_BYTES, World
 from support import (
@@ -54,8 +53,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathF
     monkeypatch.setenv("TMPDIR", str(home / "tmp"))
     monkeypatch.setattr(tempfile, "tempdir", str(home / "tmp"))
     monkeypatch.setenv("HF_HUB_CACHE", str(home / "hf-hub"))
-    monkeypatch.setattr(harmony_vocab.integrity, "_verified", set())
-    monkeypatch.setattr(harmony_vocab.tokenizer_json, "_rejected", {})
+    harmony_vocab.lookup.reset()
     # requests honours *_proxy variables: local test servers must be reached directly (a proxy
     # stays in place for what needs it, pip reaching the package index).
     for key in ("NO_PROXY", "no_proxy"):
@@ -92,14 +90,14 @@ def synthetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dict[str, Tupl
     Returns ``{name: (pin, bytes)}``.
     """
     out = {}
-    for seed, name in enumerate(harmony_vocab.pins.VOCABS):
+    for seed, name in enumerate(("o200k_base", "cl100k_base")):
         data = make_vocab(260 + 40 * seed, seed=seed)
         pin = make_pin(name, data)
         monkeypatch.setitem(harmony_vocab.pins.PINS, name, pin)
         out[name] = (pin, data)
     package = tmp_path / "package"
     package.mkdir()
-    monkeypatch.setattr(harmony_vocab.bundled, "_dir", package)
+    monkeypatch.setattr(harmony_vocab.tiers, "data_dir", lambda wheel: str(package))
     return out
 
 
@@ -131,7 +129,7 @@ def connections(monkeypatch: pytest.MonkeyPatch) -> List[object]:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(harmony_vocab.fetch, "BACKOFF", 0.0)
+    monkeypatch.setattr(harmony_vocab.download, "BACKOFF", 0.0)
     return seen
 
 
@@ -157,15 +155,15 @@ def build_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build requirements as wheels: what an air-gapped site keeps in its wheelhouse."""
     house = tmp_path_factory.mktemp("build-wheelhouse")
     run([PYTHON, "-m", "pip", "download", "-q", "-d", house,
-         "hatchling>=1.21", "requests>=2.28", "tomli>=1.1", "editables~=0.3"])
+         "hatchling>=1.21", "requests>=2.28", "tomli>=1.1", "editables~=0.3", "build>=1.0"])
     return house
 
 
 def copy_tree(dest: Path) -> Path:
     """A copy of the project as a clean clone has it: no built vocab files, no caches."""
-    ignore = shutil.ignore_patterns("*.tiktoken", "*.part", "__pycache__", ".git", "dist", ".venv*",
+    ignore = shutil.ignore_patterns("data", "_pins.py", "*.part", "__pycache__", ".git", "dist", ".venv*",
                                     ".pytest_cache", ".nox", ".work", "*.egg-info")
-    shutil.copytree(ROOT, dest, ignore=ignore)
+    shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
     return dest
 
 
@@ -193,9 +191,13 @@ def dist(offline_build: Callable[..., Path], tmp_path_factory: pytest.TempPathFa
     tree = copy_tree(base / "tree")
     out = offline_build(tree, base / "out", HARMONY_VOCAB_SOURCE_DIR=str(SHARED_VOCAB),
                         HARMONY_VOCAB_OFFLINE="1")
-    (wheel,) = out.glob("*.whl")
-    (sdist,) = out.glob("*.tar.gz")
-    return {"wheel": wheel, "sdist": sdist, "tree": tree}
+    (wheel,) = out.glob("harmony_vocab-*.whl")
+    (sdist,) = out.glob("harmony_vocab-*.tar.gz")
+    legacy = offline_build(tree / "legacy", base / "legacy-out", HARMONY_VOCAB_SOURCE_DIR=str(SHARED_VOCAB),
+                           HARMONY_VOCAB_OFFLINE="1")
+    (legacy_wheel,) = legacy.glob("*.whl")
+    (legacy_sdist,) = legacy.glob("*.tar.gz")
+    return {"wheel": wheel, "sdist": sdist, "tree": tree, "legacy_wheel": legacy_wheel, "legacy_sdist": legacy_sdist}
 
 
 @pytest.fixture(scope="session")
@@ -216,6 +218,12 @@ def make_venv(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 def wheel_venv(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
     """A fresh venv with only the built wheel installed."""
     return make_venv(str(dist["wheel"]))
+
+
+@pytest.fixture(scope="session")
+def companion_venv(dist: Dict[str, Path], make_venv: Callable[..., Path]) -> Path:
+    """A fresh venv with both built wheels (core and companion), openai-harmony 0.0.8 and tiktoken."""
+    return make_venv(str(dist["wheel"]), str(dist["legacy_wheel"]), "openai-harmony==0.0.8", "tiktoken")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from harmony_vocab.pins import Pin
+from harmony_vocab.pins import File, Pin
 from harmony_vocab.tokenizer_json import BYTE_DECODER, byte_level_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,20 +82,11 @@ def to_tokenizer_json(tiktoken_bytes: bytes) -> Dict[str, Any]:
 
 def make_pin(name: str, data: bytes, urls: Sequence[str] = ()) -> Pin:
     """A pin for synthetic `data`, with its byte-level fingerprint."""
-    import _harmony_vocab_startup as startup
-
     vocab = to_tokenizer_json(data)["model"]["vocab"]
-    sample = b"".join(data[o:o + startup.SAMPLE_BYTES] for o in startup.sample_offsets(len(data)))
-    return Pin(
-        name=name,
-        file=f"{name}.tiktoken",
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        ranks=data.count(b"\n"),
-        urls=tuple(urls) or (f"https://vocab.invalid/encodings/{name}.tiktoken",),
-        byte_level_sha256=byte_level_sha256(vocab),
-        sample=sample.hex(),
-    )
+    urls = tuple(urls) or (f"https://vocab.invalid/encodings/{name}.tiktoken",)
+    f = File(name, f"{name}.tiktoken", hashlib.sha256(data).hexdigest(), len(data), urls)
+    return Pin(name, (f,), wheel="core", harmony=name == "o200k_base", ranks=data.count(b"\n"),
+               byte_level_sha256=byte_level_sha256(vocab))
 
 
 def clean_env(home: Path, **extra: str) -> Dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .doctor import PROG
+from .errors import PROG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,8 +39,12 @@ def out(text: str) -> None:
     try:
         if sys.stdout is None:
             raise OSError("standard output is closed")
-        sys.stdout.write(text)
-    except (OSError, ValueError) as exc:
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a path the terminal's encoding cannot show: its bytes, as the shell has them
+            sys.stdout.flush()
+            sys.stdout.buffer.write(os.fsencode(text))
+    except (OSError, ValueError, AttributeError) as exc:
         raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
@@ -83,17 +87,18 @@ def cmd_path(args: "argparse.Namespace") -> int:
         from .tiers import bundled_dir
 
         pin = get_pin(args.name)
-        paths = [bundled_dir(pin.wheel) / f.name for f in pin.files]
+        paths = [os.path.join(bundled_dir(pin.wheel), f.name) for f in pin.files]
         for path, f in zip(paths, pin.files):
             try:
                 check_file(path, f)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: a VocabIntegrityError
                 from .files import describe_failure
 
-                err(f"{PROG}: error: the packaged copy {path} is {describe_failure(exc)}; {restore_advice(pin)}")
+                err(f"{PROG}: error: the packaged copy {path} is damaged ({describe_failure(exc)}): "
+                    f"{restore_advice(pin)}")
                 return EXIT_FAILED
     else:
-        paths = list(resolve(args.name).paths)
+        paths = list(resolve(args.name).strings)
     out("".join(os.path.abspath(p) + "\n" for p in paths))
     return EXIT_OK
 
@@ -105,6 +110,7 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
 
     result: "Dict[str, Any]" = {"name": args.name, "ok": False, "tier": None, "paths": [], "attempts": [],
                                 "error": None}
+    failure: "Optional[Exception]"
     try:
         found = resolve(args.name, vocab_path=_given(args.vocab_path, "--vocab-path"),
                         vocab_dir=_given(args.vocab_dir, "--vocab-dir"), model_dir=_given(args.model_dir, "--model-dir"),
@@ -198,6 +204,8 @@ def cmd_env(args: "argparse.Namespace") -> int:
     from .pins import harmony_pin
     from .tiers import TIKTOKEN_ENCODINGS_BASE, bundled_dir, harmony_readable
 
+    if args.json and args.format not in (None, "json"):
+        raise UsageError(f"--json and --format {args.format} contradict each other (see '{PROG} env --help')")
     fmt = "json" if args.json else args.format or "sh"
     directory = os.path.abspath(_given(args.dir, "--dir") or bundled_dir())
     pin = harmony_pin()
@@ -205,7 +213,8 @@ def cmd_env(args: "argparse.Namespace") -> int:
     problem = (found["detail"] if found["status"] != "ok" else
                None if harmony_readable(directory) else "not UTF-8, which openai-harmony cannot read")
     if problem:
-        message = (f"{directory}: {problem}; expected a directory holding a verified {pin.file}: fill one with "
+        where = os.path.join(directory, pin.file) if os.path.isdir(directory) else directory
+        message = (f"{where}: {problem}; expected a directory holding a verified {pin.file}: fill one with "
                    f"'{PROG} export DIR'")
         if fmt == "json":
             _json({"ok": False, "directory": directory, "variables": {}, "error": message})
@@ -392,14 +401,22 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:
-            import argparse
+            fast = None
+            if len(argv) == 2 and argv[0] == "path" and not argv[1].startswith("-"):
+                from .pins import PINS, get_pin  # `path NAME`, what scripts call: no parser to build
 
-            try:
-                args = build_parser().parse_args(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+                fast = get_pin(argv[1]).name if argv[1] in PINS or argv[1][:-9] in PINS else None
+            if fast is not None:  # (an unknown name goes to the parser, which says it as usual)
+                from types import SimpleNamespace
+
+                code = cmd_path(SimpleNamespace(name=fast, bundled=False))  # type: ignore[arg-type]
             else:
-                code = int(args.func(args))
+                try:
+                    args = build_parser().parse_args(argv)
+                except SystemExit as exc:
+                    code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+                else:
+                    code = int(args.func(args))
             try:
                 sys.stdout.flush()
             except (OSError, ValueError) as exc:
@@ -407,7 +424,7 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
             return code
         except OutputError as exc:
             return _output_failed(exc)
-        except (UsageError, UnknownVocabError, argparse.ArgumentTypeError) as exc:
+        except (UsageError, UnknownVocabError) as exc:
             err(f"{PROG}: error: {exc}")
             return EXIT_USAGE
         except (VocabError, OSError) as exc:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import VocabError, redact
+from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
@@ -31,7 +31,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Dict, List, Optional, Sequence
 
-PROG = "harmony-vocab"
 OK_STATUSES = ("offline", "not installed", "not used")
 
 
@@ -72,19 +71,20 @@ def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
 
     checks = []
     for place in found:
+        tier = place.tier or None  # "": a directory given to verify, in no tier
         if place.kind == "download":
             continue
         if place.paths is None:
             if place.on_failure != QUIET:
-                checks.append({"tier": place.tier, "name": name, "path": place.label, "status": "failed",
+                checks.append({"tier": tier, "name": name, "path": place.label, "status": "failed",
                                "detail": place.outcome})
         elif place.kind == "tokenizer.json":
             path, outcome = rebuilt_copy(place.paths[0], PINS[name], cache_dir(os.environ))
-            checks.append({"tier": place.tier, "name": name, "path": place.paths[0],
+            checks.append({"tier": tier, "name": name, "path": place.paths[0],
                            "status": "ok" if path else "failed", "detail": outcome})
         else:
             required = (place.on_failure != QUIET and not place.optional) or place.tier == "package"
-            checks += [check(place.tier, name, p, absent_ok=not required) for p in place.paths]
+            checks += [check(tier, name, p, absent_ok=not required) for p in place.paths]
     return checks
 
 
@@ -95,8 +95,11 @@ def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[s
     checks: "List[Dict[str, Any]]" = []
     for path in paths:
         if os.path.isdir(path):
-            found = [c for n in names for c in check_places(list(directory_places(None, [path], PINS[n], path)), n)
+            found = [c for n in names for c in check_places(list(directory_places("", [path], PINS[n], path)), n)
                      if c["status"] != "absent"]
+            # a tokenizer.json is one vocab: once it rebuilds into one, it is not failed for the others
+            rebuilt = {c["path"] for c in found if c["status"] == "ok" and c["path"].endswith("tokenizer.json")}
+            found = [c for c in found if c["status"] == "ok" or c["path"] not in rebuilt]
             checks += [c for c in found if c["status"] != "failed" or c["path"] != path] or [
                 {"tier": None, "name": None, "path": path, "status": "failed",
                  "detail": "holds no vocab file (looked in ./, encodings/, tokenizer/, original/)"}]
@@ -154,17 +157,28 @@ def predict_openai_harmony(name: str) -> "Dict[str, Any]":
 
 
 def tiktoken_hook() -> "Dict[str, Any]":
-    """Whether unmodified tiktoken, started like this process, is served by the start-up hook."""
-    if not any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path):
-        return {"active": False, "detail": "harmony-vocab's start-up hook is not installed in this process"}
+    """Whether unmodified tiktoken, started like this process, is served by the start-up hook
+    (and whether it can be imported at all, hook or not)."""
+    hooked = any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path)
     try:
         import tiktoken.load
     except Exception as exc:
         return {"active": False, "broken": True, "detail": f"tiktoken cannot be imported ({type(exc).__name__}: {exc})"}
+    if not hooked:
+        return {"active": False, "detail": "harmony-vocab's start-up hook is not installed in this process"}
     if not getattr(tiktoken.load.load_tiktoken_bpe, "__harmony_vocab__", False):
         return {"active": False, "detail": f"this tiktoken ({_version('tiktoken')}) reads its vocabs in a way the "
                                            f"hook does not know (tiktoken >= 0.7.0 is)"}
     return {"active": True, "detail": "active"}
+
+
+def _tiktoken_defines(encoding: str) -> bool:
+    """Whether the installed tiktoken defines `encoding` (tiktoken 0.5 has no o200k_base)."""
+    try:
+        from tiktoken_ext import openai_public
+    except Exception:  # a broken tiktoken: the prediction says what its cache would do
+        return True
+    return encoding in getattr(openai_public, "ENCODING_CONSTRUCTORS", {encoding: None})
 
 
 def _situation() -> "Dict[str, Any]":
@@ -220,7 +234,7 @@ def doctor_report() -> "Dict[str, Any]":
     import harmony_vocab
 
     packages = {d: _version(d) for d in ("openai-harmony", "tiktoken", "requests", WHEELS["legacy"]["distribution"])}
-    hook = tiktoken_hook() if packages["tiktoken"] else {"active": False, "detail": "tiktoken is not installed"}
+    hook: "Dict[str, Any]" = tiktoken_hook() if packages["tiktoken"] else {"active": False, "detail": "tiktoken is not installed"}
     situation = _situation()
     vocabs: "Dict[str, Any]" = {}
     for name, pin in PINS.items():
@@ -249,6 +263,8 @@ def doctor_report() -> "Dict[str, Any]":
             entry["tiktoken"] = _status("not installed", "not installed")
         elif hook.get("broken"):
             entry["tiktoken"] = _status("broken", hook["detail"])
+        elif not any(_tiktoken_defines(e) for e in pin.encodings):
+            entry["tiktoken"] = _status("not used", f"tiktoken {packages['tiktoken']} has no encoding on {name}")
         elif hook["active"] and entry["ok"]:
             entry["tiktoken"] = _status("offline", f"{', '.join(pin.encodings)}: served by harmony-vocab's "
                                                    f"start-up hook ({entry['tier']} tier)", entry["path"])

@@ -56,11 +56,6 @@ class _Failure(Exception):
         self.retry = retry
 
 
-def offline_attempt(urls: Sequence[str]) -> Attempt:
-    """The record of a download refused by HARMONY_VOCAB_OFFLINE."""
-    return Attempt("download", ", ".join(urls), OFFLINE_REFUSAL)
-
-
 def env_flag(var: str, default: bool, environ: Optional[Mapping[str, str]] = None) -> bool:
     """A boolean variable; `VocabError` naming it when its value is no boolean."""
     environ = os.environ if environ is None else environ
@@ -80,7 +75,9 @@ def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Opti
         if not re.match(r"^https?://[^/\s]+", mirror, re.IGNORECASE):
             advice = local_advice or (f"for files on a local disk, set {file_env_var(f.vocab)}, "
                                       f"{TIKTOKEN_ENCODINGS_BASE} or {ENV_MODEL_DIR}")
-            raise FetchError(f"{ENV_BASE_URL}={redact(mirror)!r} is not an http(s) URL: expected "
+            # no scheme: what comes before an "@" in the first path segment is a user-info too
+            shown = redact(mirror) if "://" in mirror else re.sub(r"^[^/]*@", "***@", mirror)
+            raise FetchError(f"{ENV_BASE_URL}={shown!r} is not an http(s) URL: expected "
                              f"http(s)://host/path/ (the directory that holds {f.name}); {advice}")
         urls.append(mirror.rstrip("/") + "/" + f.name)
     urls.extend(u for u in f.urls if u not in urls)
@@ -139,7 +136,8 @@ def download(
     deadline = download_deadline() if deadline is None else deadline
     urls = list(urls) if urls is not None else download_urls(f)
     if env_flag(ENV_OFFLINE, False):
-        raise FetchError(f"not downloading {f.name}: {OFFLINE_REFUSAL}", [offline_attempt(urls)])
+        raise FetchError(f"not downloading {f.name}: {OFFLINE_REFUSAL}",
+                         [Attempt("download", ", ".join(urls), OFFLINE_REFUSAL)])
     requests = _import_requests()
     dest = Path(dest_dir)
     attempts: List[Attempt] = []
@@ -153,7 +151,7 @@ def download(
                     attempts.append(Attempt("download", url, f"not tried{again}: {_deadline_passed(deadline)}"))
                     break
                 try:
-                    path = _download_once(session, url, pin, dest, (connect_timeout, read_timeout),
+                    path = _download_once(session, url, f, dest, (connect_timeout, read_timeout),
                                           (ends, deadline), progress)
                 except _Failure as failure:
                     # "try 1 of 3" only where a retry was possible: a 404 or a hash mismatch
@@ -185,35 +183,32 @@ class _Body:
     cut = False
 
 
-def _download_once(
-    session: "requests.Session",
-    url: str,
-    f: File,
-    dest: Path,
-    timeouts: Tuple[float, float],
-    deadline: Tuple[float, float],
-    progress: Optional[Progress],
-) -> Path:
+def _download_once(session: "requests.Session", url: str, f: File, dest: Path, timeouts: Tuple[float, float],
+                   deadline: Tuple[float, float], progress: Optional[Progress]) -> Path:
     import requests
 
     ends, seconds = deadline
     left = max(0.001, ends - time.monotonic())
     timeout = (min(timeouts[0], left), min(timeouts[1], left))
     body = _Body()
+
+    def write(out: Any) -> None:
+        actual = _stream(session, url, f, out, timeout, ends, body, progress)
+        if body.received != f.size:
+            raise _Failure(f"body ended after {body.received} of {f.size} bytes", retry=True)
+        if actual != f.sha256:
+            raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {actual}", retry=False)
+
     try:
-        with atomic_file(dest / f.name) as out:
-            actual = _stream(session, url, pin, out, timeout, ends, body, progress)
-            if body.received != f.size:
-                raise _Failure(f"body ended after {body.received} of {f.size} bytes", retry=True)
-            if actual != f.sha256:
-                raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {actual}", retry=False)
-    except (_Failure, requests.exceptions.RequestException) as exc:
+        with Directory(dest) as directory:
+            directory.write_all([(f.name, write)])
+    except (_Failure, requests.exceptions.RequestException, ValueError, UnicodeError) as exc:
         # a time-out shortened to the time left is the deadline too
         shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
             timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
         if body.cut or shortened or time.monotonic() >= ends:
-            raise _Failure(f"stopped after {body.received} of {f.size} bytes: "
-                           f"{_deadline_passed(seconds)}", retry=False) from None
+            raise _Failure(f"stopped after {body.received} of {f.size} bytes: {_deadline_passed(seconds)}",
+                           retry=False) from None
         if isinstance(exc, _Failure):
             raise
         retry = isinstance(exc, requests.exceptions.RequestException) and not isinstance(

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Iterable, Optional, Sequence, Tuple
 
+PROG = "harmony-vocab"
+"""The command's name, as its messages start."""
+
 # Everything between "scheme://" and the last "@" before the next URL (or the line's end): the
 # user-info, parsed as a browser would not, so that a password holding a raw "#", "/", "?" or a
 # space is hidden whole. Over-hiding is the safe side.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)((?:(?!://)[^\n])*)@")
+_USERINFO = r"([A-Za-z][A-Za-z0-9+.-]*://)((?:(?!://)[^\n])*)@"
 _SECRET_VARS = ("HARMONY_VOCAB_BASE_URL", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy",
                 "ALL_PROXY", "all_proxy")
 
@@ -21,7 +23,11 @@ def redact(text: str) -> str:
     """`text` with every URL's credentials (``https://user:secret@host/``) shown as ``***``, and
     any piece of the credentials of a mirror or proxy variable (which a library's message may quote
     without its URL) hidden too: every URL harmony-vocab prints or records goes through here."""
-    text = _USERINFO.sub(lambda m: m.group(1) + "***@", text)
+    if "@" not in text and not any(os.environ.get(var) for var in _SECRET_VARS):
+        return text
+    import re
+
+    text = re.sub(_USERINFO, lambda m: m.group(1) + "***@", text)
     for var in _SECRET_VARS:
         value = os.environ.get(var) or ""
         head = value.partition("://")[2] or value

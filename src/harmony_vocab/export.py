@@ -82,19 +82,22 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
     files = [(f, path) for name in dict.fromkeys(names)
              for f, path in zip(get_pin(name).files, resolve(name).paths)]
     with Directory(dest) as top:
-        inner = Directory(os.path.join(os.fspath(dest), "encodings"), follow=False, within=top) if layout == "encodings" else top
-        with inner as directory:
+        if layout == "flat":
+            top.lock(lock_timeout, waiting)
+            return _export_locked(top, os.path.realpath(dest), files, force)
+        with Directory(os.path.join(os.fspath(dest), "encodings"), follow=False, within=top) as directory:
             directory.lock(lock_timeout, waiting)
             return _export_locked(directory, os.path.realpath(dest), files, force)
 
 
 def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, Path]]",
                    force: bool) -> "List[Tuple[str, str]]":
-    sums, tagged, conflicts = {}, False, []
+    sums: "Dict[str, str]" = {}
+    tagged, conflicts = False, []
     if directory.lstat(SUMS_FILE) is not None:
         try:
-            with directory.open(SUMS_FILE) as f:
-                sums, tagged = read_sums(f.read(SUMS_MAX_BYTES + 1).decode("utf-8"))
+            with directory.open(SUMS_FILE) as stream:
+                sums, tagged = read_sums(stream.read(SUMS_MAX_BYTES + 1).decode("utf-8"))
         except (ValueError, OSError) as exc:
             conflicts.append((os.path.join(directory.path, SUMS_FILE), f"not a sha256sum file, kept: {exc}"))
     writes: "List[Tuple[str, Callable[..., None]]]" = []
@@ -161,12 +164,20 @@ def _owner(uid: int) -> str:
 
 
 def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: str, *,
-               lock_timeout: float = LOCK_TIMEOUT, waiting: "Waiting" = None) -> "List[str]":
+               lock_timeout: "Optional[float]" = None, waiting: "Waiting" = None) -> "List[str]":
     """Write verified copies of the vocabs `names` into the download cache `directory` of
     `reader`, named as it names them (the sha1 of the URL); return the paths. In a directory every
     user may write to (``/tmp``), only into a real directory of one's own: a symlink or another
     user's directory raises `CacheDirError` naming `var`, the variable that gives `reader` a cache
     of one's own. Decided on the opened directory, so that nothing swapped in between is used."""
+    if lock_timeout is None:  # HARMONY_VOCAB_LOCK_TIMEOUT, else the default
+        from .tiers import ENV_LOCK_TIMEOUT
+
+        value = os.environ.get(ENV_LOCK_TIMEOUT, "").strip()
+        try:
+            lock_timeout = float(value) if value else LOCK_TIMEOUT
+        except ValueError:
+            raise VocabError(f"{ENV_LOCK_TIMEOUT}={value!r} is not a number of seconds") from None
     path = os.fspath(directory)
     if not path:
         raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")

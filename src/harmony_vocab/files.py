@@ -15,7 +15,7 @@ import hashlib
 import io
 import os
 import stat
-import threading
+from _thread import allocate_lock
 
 from .errors import PathError, VocabIntegrityError
 from .pins import File, Pin, get_pin
@@ -23,7 +23,7 @@ from .pins import File, Pin, get_pin
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
-    from typing import BinaryIO, Callable, Iterator, List, Optional, Set, Tuple, Union
+    from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
     PathLike = Union[str, "os.PathLike[str]"]
 
@@ -38,7 +38,7 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character de
 # (path, size, mtime_ns, ctime_ns, inode, device, sha256) of files verified in this process. ctime
 # cannot be set back: a file rewritten in place with its mtime restored still changes key.
 _verified: "Set[Tuple[str, int, int, int, int, int, str]]" = set()
-_lock = threading.Lock()
+_lock = allocate_lock()
 
 
 def forget_verified() -> None:
@@ -76,7 +76,7 @@ def open_regular(path: "PathLike", dir_fd: "Optional[int]" = None) -> "io.FileIO
     except BaseException:
         os.close(fd)
         raise
-    f.name = fspath  # type: ignore[misc]
+    f.name = fspath  # type: ignore[misc,unused-ignore]
     return f
 
 
@@ -177,6 +177,8 @@ class Directory:
     """A directory open for writing: created where missing (a file in the way is one line naming
     it), a symlink to it refused when `follow` is false. Use as a context manager."""
 
+    fd: int
+
     def __init__(self, path: "PathLike", follow: bool = True, within: "Optional[Directory]" = None) -> None:
         self.path = os.fspath(path)
         name = os.path.basename(self.path) if within else self.path
@@ -203,8 +205,9 @@ class Directory:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)  # releases the lock too
+        if self.fd >= 0:  # closed once, though entered twice (export's flat layout)
+            fd, self.fd = self.fd, -1
+            os.close(fd)  # releases the lock too
 
     def _at(self, name: str) -> "Tuple[str, Optional[int]]":
         return (name, self.fd) if self.fd >= 0 else (os.path.join(self.path, name), None)
@@ -251,7 +254,7 @@ class Directory:
                 waiting = None
             time.sleep(0.1)
 
-    def write_all(self, items: "List[Tuple[str, Callable[[BinaryIO], None]]]") -> None:
+    def write_all(self, items: "Sequence[Tuple[str, Callable[[BinaryIO], object]]]") -> None:
         """Write each ``(name, write)`` in full beside its target (``write(out)`` fills it; raise
         in it to refuse the bytes), then rename them all into place (mode 0644): all or nothing."""
         import secrets

@@ -37,10 +37,17 @@ class Resolution:
     """Where a verified vocab was found: `path` (its first file; `paths`, all of them), its
     `tier`, and every place looked at (`attempts`)."""
 
-    __slots__ = ("name", "paths", "tier", "attempts")
+    __slots__ = ("name", "strings", "tier", "attempts")
 
-    def __init__(self, name: str, paths: "Tuple[Path, ...]", tier: str, attempts: "Tuple[Attempt, ...]") -> None:
-        self.name, self.paths, self.tier, self.attempts = name, paths, tier, attempts
+    def __init__(self, name: str, strings: "Tuple[str, ...]", tier: str, attempts: "Tuple[Attempt, ...]") -> None:
+        self.name, self.strings, self.tier, self.attempts = name, strings, tier, attempts
+
+    @property
+    def paths(self) -> "Tuple[Path, ...]":
+        """The verified files, one per file of the vocab (`strings`: the same, as str)."""
+        from pathlib import Path
+
+        return tuple(Path(p) for p in self.strings)
 
     @property
     def path(self) -> "Path":
@@ -92,10 +99,8 @@ def resolve(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "PathArg" = N
     raise VocabNotFoundError(pin.name, attempts, advice(pin))
 
 
-def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[Path, ...]]":
+def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[str, ...]]":
     """Check one place, as its kind and `on_failure` say: the verified paths, or None."""
-    from pathlib import Path
-
     if place.kind == "download":
         return _download(pin, download, attempts)
     if place.paths is None:
@@ -103,7 +108,7 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
         if place.on_failure == STRICT:
             raise VocabNotFoundError(pin.name, attempts, f"{place.outcome}.")
         if place.on_failure == WARN:
-            warnings.warn(f"harmony-vocab: {place.label}: {place.outcome}", VocabWarning, stacklevel=4)
+            warnings.warn(f"harmony-vocab: {place.label}: {place.outcome}", VocabWarning, stacklevel=3)
         return None
     if place.kind == "tokenizer.json":
         from .tokenizer_json import rebuilt_copy
@@ -115,14 +120,18 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
         path, outcome = rebuilt_copy(place.paths[0], pin, ours)
         if path is None:
             attempts.append(Attempt(place.tier, place.label, f"rebuilt vocab rejected: {outcome}"))
-            warnings.warn(f"harmony-vocab: {outcome}", VocabWarning, stacklevel=4)
+            warnings.warn(f"harmony-vocab: {outcome}", VocabWarning, stacklevel=3)
             return None
         place = Place(place.tier, f"{place.label} ({outcome})", (path,), on_failure=WARN)
+    paths: "Tuple[str, ...]" = place.paths or ()
+    checked = ""
     try:
-        for path, f in zip(place.paths, pin.files):
-            check_file(path, f)
+        for checked, f in zip(paths, pin.files):
+            check_file(checked, f)
     except (VocabError, OSError) as exc:
         reason = describe_failure(exc)
+        if len(paths) > 1:  # say which of the vocab's files failed
+            reason = f"{os.path.basename(checked)}: {reason}"
         if place.optional and isinstance(exc, FileNotFoundError):
             attempts.append(Attempt(place.tier, place.label, reason))
             return None
@@ -135,13 +144,13 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
                                      f"path, or leave it out to use the lookup order.") from None
         if place.on_failure == WARN:
             warnings.warn(f"harmony-vocab: ignoring {place.label} for {pin.name}: {reason}", VocabWarning,
-                          stacklevel=4)
+                          stacklevel=3)
         return None
     attempts.append(Attempt(place.tier, place.label, "verified", ok=True))
-    return tuple(Path(p) for p in place.paths)
+    return paths
 
 
-def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[Path, ...]]":
+def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[str, ...]]":
     from .download import OFFLINE_REFUSAL, download_urls, env_flag
     from .download import download as fetch
 
@@ -164,7 +173,7 @@ def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -
         attempts.append(Attempt("download", label, f"no home directory: set the cache's variable"))
         return None
     try:
-        paths = tuple(fetch(f, dest, u) for f, u in zip(pin.files, urls))
+        paths = tuple(os.fspath(fetch(f, dest, u)) for f, u in zip(pin.files, urls))
     except MissingExtraError as exc:
         attempts.append(Attempt("download", label, str(exc)))
         return None
