@@ -51,7 +51,7 @@ def load_manifest(path: Path) -> Dict[str, Any]:
     else:
         import tomli as tomllib
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        data: Dict[str, Any] = tomllib.loads(path.read_text("utf-8"))
     except OSError as exc:
         raise BuildSetupError(f"cannot read the manifest {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -118,7 +118,7 @@ def place(source: Path, target: Path, entry: Mapping[str, Any]) -> None:
 def obtain(entry: Mapping[str, Any], data_dir: Path, environ: Mapping[str, str], log: Log) -> Path:
     """Place a verified copy of the pinned file `entry` in `data_dir`; return its path, or raise
     `BuildSetupError` listing every source tried."""
-    target = data_dir / entry["name"]
+    target: Path = data_dir / entry["name"]
     mirror = environ.get("HARMONY_VOCAB_SOURCE_DIR") or ""
     url_path = entry["urls"][0].split("://", 1)[1].split("/", 1)[1]
     candidates = [Path(mirror, entry["name"]), Path(mirror, url_path)] if mirror else []
@@ -188,7 +188,7 @@ def prepare(root: Path, wheel: str = "core", environ: Optional[Mapping[str, str]
         environ = {**environ, "HARMONY_VOCAB_SOURCE_DIR": found}
     package = root / "src" / manifest["wheel"][wheel]["package"]
     pins = [package.parent / "harmony_vocab" / "_pins.py"] if wheel == "core" else []
-    for path in pins + ([CORE_SRC / "harmony_vocab" / "_pins.py"] if CORE_SRC.is_dir() else []):
+    for path in pins + ([CORE_SRC / "harmony_vocab" / "_pins.py"] if (CORE_SRC / "harmony_vocab").is_dir() else []):
         if not path.is_file() or path.read_text("utf-8") != render_pins(manifest):
             path.write_text(render_pins(manifest), "utf-8")
     (package / "data").mkdir(parents=True, exist_ok=True)
@@ -218,6 +218,9 @@ class VocabBuildHook(BuildHookInterface):  # type: ignore[misc,valid-type,type-a
         except BuildSetupError as exc:
             self.app.display_error(f"harmony-vocab build: {exc}")
             raise SystemExit(1) from None
+        if self.target_name == "sdist":  # legacy/'s links go in as the files they name: an sdist has no ".."
+            forced = {**build_data["force_include"], str(Path(self.root, MANIFEST)): MANIFEST}
+            build_data["force_include"] = {os.path.realpath(k): v for k, v in forced.items()}
         if self.target_name == "wheel" and version == "editable" and wheel == "core":
             # the start-up files only: the shim is then imported from src/ (on sys.path through
             # hatchling's own .pth, which site reads first), so an edit needs no reinstall

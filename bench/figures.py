@@ -16,36 +16,133 @@ tests/test_bench.py, and its line to bench/RESULTS.md.
 from __future__ import annotations
 
 import io
+import json
 import math
+import re
 import shutil
-import subprocess
 import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Sequence, Tuple, Union
 
-from environment import EMPTY_PROJECT, O200K, VOCAB_FILES, Setup
-from harness import SetupError, run
+from environment import EMPTY_PROJECT, O200K, ONE_LINE_MODULE, VOCAB_FILES, Setup
+from harness import SetupError, Timed, probe, run, timed
 from sources import copy_source_tree
 from stats import Figure, interleave
 
+STARTUP_MODULE = "_harmony_vocab_startup"
 
-def fig_startup(s: Setup, runs: int) -> Figure:
+
+def wall_and_cpu(key: str, title: str, runs: Sequence[List[Timed]], baseline_title: str, ratio_max: float,
+                 note: str = "", allowance: Sequence[List[Tuple[float, float]]] = ()) -> List[Figure]:
+    """Two figures of whole-process runs (subject, baseline): wall time, and the CPU time the
+    kernel accounted to the child. `allowance` holds (wall, cpu) seconds of a cost the subject is
+    allowed on top (see `Figure.allowance`)."""
+    subject, baseline = runs
+    extra = list(allowance[0]) if allowance else []
+    return [
+        Figure(key, title + ", wall", "ms", [t.wall * 1e3 for t in subject], [t.wall * 1e3 for t in baseline],
+               baseline_title, ratio_max=ratio_max, note=note, allowance=[w * 1e3 for w, _ in extra]),
+        Figure(key + "_cpu", title + ", CPU", "ms", [t.cpu * 1e3 for t in subject], [t.cpu * 1e3 for t in baseline],
+               baseline_title, ratio_max=ratio_max, note=note, allowance=[c * 1e3 for _, c in extra]),
+    ]
+
+
+def process(cmd: Sequence[Any], env: Mapping[str, str]) -> Callable[[int], Timed]:
+    """A whole process, run and timed each call (no network namespace: its own set-up would count)."""
+    return lambda _: timed(cmd, env)
+
+
+def fig_startup(s: Setup, runs: int) -> List[Figure]:
+    """The whole start-up: the .pth's opt-out check, registration and tiktoken hook included."""
     env = s.env()
+    results = interleave(runs, process([s.subject_python, "-c", "pass"], env),
+                         process([s.baseline_python, "-c", "pass"], env), warmup=max(1, min(5, runs)))
+    return wall_and_cpu("startup", "interpreter start (python -c pass), registration + tiktoken hook",
+                        results, "same venv without harmony-vocab", ratio_max=1.02)
 
-    def start(python: Path) -> Callable[[int], float]:
-        def measure(_: int) -> float:
-            t0 = time.perf_counter()
-            subprocess.run([str(python), "-c", "pass"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=True)
-            return (time.perf_counter() - t0) * 1e3
+
+def fig_companion_startup(s: Setup, runs: int) -> List[Figure]:
+    """The core's start-up with the companion installed beside it, against the core alone."""
+    env = s.env()
+    results = interleave(runs, process([s.companion_python, "-c", "pass"], env),
+                         process([s.subject_python, "-c", "pass"], env), warmup=max(1, min(5, runs)))
+    return wall_and_cpu("companion_startup", "interpreter start with the companion installed too", results,
+                        "same venv without the companion (core only)", ratio_max=1.01)
+
+
+IMPORTTIME = re.compile(r"^import time:\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\S+)\s*$")
+
+
+def fig_startup_import(s: Setup, runs: int) -> List[Figure]:
+    """Importing the start-up module under ``-X importtime`` (its cumulative time), and the CPU
+    time around that import, against a one-line module beside it imported the same way. The
+    .pth is switched off (HARMONY_VOCAB_AUTOREGISTER=0) so that the import is the probe's."""
+    env = s.env(HARMONY_VOCAB_AUTOREGISTER="0")
+
+    def importing(module: str) -> Callable[[int], Tuple[float, float]]:
+        def measure(_: int) -> Tuple[float, float]:
+            proc = run([s.subject_python, "-X", "importtime", probe("import_time.py"), module], env=env)
+            lines = [m for m in map(IMPORTTIME.match, proc.stderr.splitlines()) if m and m.group(3) == module]
+            if len(lines) != 1:
+                raise SetupError(f"-X importtime reported {len(lines)} imports of {module}:\n{proc.stderr[-2000:]}")
+            cpu = float(json.loads(proc.stdout.strip().splitlines()[-1])["cpu"])
+            return int(lines[0].group(2)) / 1e3, cpu * 1e3
         return measure
 
-    subject, baseline = interleave(runs, start(s.subject_python), start(s.baseline_python),
-                                   warmup=max(1, min(5, runs)))
-    return Figure("startup", "interpreter start (python -c pass), registration + tiktoken hook", "ms", subject,
-                  baseline, "same venv without harmony-vocab", ratio_max=1.03)
+    subject, baseline = interleave(runs, importing(STARTUP_MODULE), importing(ONE_LINE_MODULE), warmup=2)
+    title = f"import {STARTUP_MODULE} (.pth off)"
+    base = f"a one-line module ({ONE_LINE_MODULE}) beside it, imported the same way"
+    return [
+        Figure("startup_import", title + ", -X importtime cumulative", "ms", [w for w, _ in subject],
+               [w for w, _ in baseline], base, ratio_max=1.5),
+        Figure("startup_import_cpu", title + ", CPU around the import", "ms", [c for _, c in subject],
+               [c for _, c in baseline], base, ratio_max=1.5),
+    ]
+
+
+def fig_cli(s: Setup, runs: int) -> List[Figure]:
+    """The console script, whole process, against a bare interpreter (venv-baseline's
+    ``python -c pass``); `resolve` and `verify` are allowed the hashing they do on top, measured
+    by probes/hash_file.py over the same files."""
+    env = s.env()
+    cli = s.script(s.subject_python, "harmony-vocab")
+    bare = process([s.baseline_python, "-c", "pass"], env)
+    o200k = str(s.data_dir / O200K)
+
+    def command(*args: str, expect: str = "") -> Callable[[int], Timed]:
+        def measure(_: int) -> Timed:
+            result = timed([cli, *args], env)
+            if expect not in result.stdout:
+                raise SetupError(f"harmony-vocab {' '.join(args)} printed {result.stdout!r}, not {expect!r}")
+            return result
+        return measure
+
+    def hashing(*paths: Path) -> Callable[[int], Tuple[float, float]]:
+        def measure(_: int) -> Tuple[float, float]:
+            out = run([s.baseline_python, probe("hash_file.py"), *paths], env=env).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            return float(result["seconds"]), float(result["cpu"])
+        return measure
+
+    warmup = max(1, min(3, runs))
+    path_runs = interleave(runs, command("path", "o200k_base", expect=o200k), bare, warmup=warmup)
+    resolve = interleave(runs, command("resolve", "o200k_base", expect=o200k), bare,
+                         hashing(s.data_dir / O200K), warmup=warmup)
+    verify = interleave(runs, command("verify", expect="ok"), bare,
+                        hashing(*(s.data_dir / name for name in VOCAB_FILES)), warmup=warmup)
+    base = "python -c pass, no harmony-vocab"
+    return [
+        *wall_and_cpu("cli_path", "harmony-vocab path o200k_base", path_runs, base, ratio_max=2.0),
+        *wall_and_cpu("cli_resolve", "harmony-vocab resolve o200k_base", resolve[:2],
+                      base + "; allowance: sha256 of o200k_base", ratio_max=2.0, allowance=resolve[2:],
+                      note="ratio = (command - hashing) / bare; the hashing: probes/hash_file.py, in-process"),
+        *wall_and_cpu("cli_verify", "harmony-vocab verify (every installed vocab)", verify[:2],
+                      base + "; allowance: sha256 of o200k_base + cl100k_base", ratio_max=2.0,
+                      allowance=verify[2:],
+                      note="ratio = (command - hashing) / bare; the hashing: probes/hash_file.py, in-process"),
+    ]
 
 
 def fig_import_many(s: Setup, runs: int) -> Figure:
@@ -88,49 +185,61 @@ def fig_resolve_first(s: Setup, runs: int) -> Figure:
 
 def fig_resolve_repeat(s: Setup, runs: int) -> Figure:
     env = s.env()
-    subject, _ = interleave(runs, lambda _: s.child(s.subject_python, "resolve_repeat.py", [2000], env) * 1e6)
+    (subject,) = interleave(runs, lambda _: s.child(s.subject_python, "resolve_repeat.py", [2000], env) * 1e6)
     return Figure("resolve_repeat", 'resolve("o200k_base"), repeated in the same process', "us", subject,
                   value_max=50.0, note="mean of 2000 calls after the first, per process")
 
 
-def load_figure(s: Setup, runs: int, key: str, subject_call: str, baseline_call: str, baseline_title: str,
-                env: Mapping[str, str], baseline_env: Mapping[str, str], ratio_max: float = 1.05,
-                title: str = "") -> Figure:
-    """probes/load_encoding.py's `subject_call` in venv-subject against `baseline_call` in
-    venv-baseline; both must encode "hello world" to 2 tokens."""
-    subject, baseline = interleave(
-        runs,
-        lambda _: s.child(s.subject_python, "load_encoding.py", [subject_call], env, {"tokens": 2}) * 1e3,
-        lambda _: s.child(s.baseline_python, "load_encoding.py", [baseline_call], baseline_env, {"tokens": 2}) * 1e3,
-        warmup=1,
-    )
-    argument = {"harmony_vocab.load_harmony_encoding": '"HarmonyGptOss"'}.get(subject_call, '"o200k_base"')
-    return Figure(key, title or f"{subject_call}({argument})", "ms", subject, baseline, baseline_title,
-                  ratio_max=ratio_max)
+def load_figure(s: Setup, runs: int, key: str, subject: Tuple[Path, str, Mapping[str, str]],
+                baseline: Tuple[Path, str, Mapping[str, str]], argument: str, title: str, baseline_title: str,
+                ratio_max: float = 1.05) -> Figure:
+    """probes/load_encoding.py: (python, call, env) of the subject against the baseline's, each
+    loading `argument` (empty: the call's default); both must encode "hello world" to 2 tokens."""
+    args = [argument] if argument else []
+
+    def loading(python: Path, call: str, env: Mapping[str, str]) -> Callable[[int], float]:
+        return lambda _: s.child(python, "load_encoding.py", [call, *args], env, {"tokens": 2}) * 1e3
+
+    subject_runs, baseline_runs = interleave(runs, loading(*subject), loading(*baseline), warmup=1)
+    return Figure(key, title, "ms", subject_runs, baseline_runs, baseline_title, ratio_max=ratio_max)
 
 
 def fig_harmony(s: Setup, runs: int) -> Figure:
-    return load_figure(s, runs, "harmony_load", "harmony_vocab.load_harmony_encoding",
-                       "openai_harmony.load_harmony_encoding",
-                       "openai_harmony.load_harmony_encoding, TIKTOKEN_ENCODINGS_BASE set by hand",
-                       s.env(), s.env(TIKTOKEN_ENCODINGS_BASE=str(s.data_dir)))
+    return load_figure(s, runs, "harmony_load",
+                       (s.subject_python, "harmony_vocab.openai_harmony.load_harmony_encoding", s.env()),
+                       (s.baseline_python, "openai_harmony.load_harmony_encoding",
+                        s.env(TIKTOKEN_ENCODINGS_BASE=str(s.data_dir))), "",
+                       'harmony_vocab.openai_harmony.load_harmony_encoding("HarmonyGptOss")',
+                       "openai_harmony.load_harmony_encoding, TIKTOKEN_ENCODINGS_BASE set by hand")
 
 
 def fig_tiktoken(s: Setup, runs: int) -> Figure:
     env = s.env(TIKTOKEN_CACHE_DIR=str(s.tiktoken_cache))
-    return load_figure(s, runs, "tiktoken_encoding", "harmony_vocab.tiktoken_encoding", "tiktoken.get_encoding",
-                       'tiktoken.get_encoding("o200k_base"), warm tiktoken cache', env, env)
+    return load_figure(s, runs, "tiktoken_encoding",
+                       (s.subject_python, "harmony_vocab.tiktoken.tiktoken_encoding", env),
+                       (s.baseline_python, "tiktoken.get_encoding", env), "o200k_base",
+                       'harmony_vocab.tiktoken.tiktoken_encoding("o200k_base")',
+                       'tiktoken.get_encoding("o200k_base"), warm tiktoken cache, no harmony-vocab')
 
 
-def fig_tiktoken_hook(s: Setup, runs: int) -> Figure:
-    """Unmodified tiktoken.get_encoding served by the start-up hook (tiktoken's cache empty)
-    against tiktoken reading the same file from a warm cache of its own."""
-    empty = s.work / "home" / "empty-tiktoken-cache"
+def hook_figure(s: Setup, runs: int, key: str, python: Path, name: str, where: str) -> Figure:
+    """Unmodified tiktoken.get_encoding(`name`) served by the start-up hook (tiktoken's cache
+    empty, no network) against tiktoken reading the same files from a warm cache of its own, in
+    venv-baseline (no harmony-vocab)."""
+    empty = s.work / "home" / f"empty-tiktoken-cache-{key}"
     empty.mkdir(parents=True, exist_ok=True)
-    return load_figure(s, runs, "tiktoken_hook", "tiktoken.get_encoding", "tiktoken.get_encoding",
-                       'tiktoken.get_encoding("o200k_base"), warm tiktoken cache, no harmony-vocab',
-                       s.env(TIKTOKEN_CACHE_DIR=str(empty)), s.env(TIKTOKEN_CACHE_DIR=str(s.tiktoken_cache)),
-                       ratio_max=1.0, title='unmodified tiktoken.get_encoding("o200k_base") through the hook, offline')
+    return load_figure(s, runs, key, (python, "tiktoken.get_encoding", s.env(TIKTOKEN_CACHE_DIR=str(empty))),
+                       (s.baseline_python, "tiktoken.get_encoding", s.env(TIKTOKEN_CACHE_DIR=str(s.tiktoken_cache))),
+                       name, f'unmodified tiktoken.get_encoding("{name}") through the hook, offline ({where})',
+                       f'tiktoken.get_encoding("{name}"), warm tiktoken cache, no harmony-vocab', ratio_max=1.0)
+
+
+def fig_tiktoken_hook(s: Setup, runs: int) -> List[Figure]:
+    return [
+        hook_figure(s, runs, "tiktoken_hook", s.subject_python, "o200k_base", "core"),
+        hook_figure(s, runs, "tiktoken_hook_gpt2", s.companion_python, "gpt2", "core + companion"),
+        hook_figure(s, runs, "tiktoken_hook_r50k", s.companion_python, "r50k_base", "core + companion"),
+    ]
 
 
 def fig_model_dir(s: Setup, runs: int) -> List[Figure]:
@@ -162,12 +271,12 @@ def fig_model_dir(s: Setup, runs: int) -> List[Figure]:
     ]
 
 
-def vocab_zip(data_dir: Path) -> bytes:
-    """The wheel-size baseline: both vocab files in a zip at deflate level 9."""
+def vocab_zip(files: Sequence[Path]) -> bytes:
+    """The wheel-size baseline: the vocab files in a zip, deflated at zlib level 9."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name in VOCAB_FILES:
-            zf.write(data_dir / name, name)
+        for path in files:
+            zf.write(path, path.name)
     return buffer.getvalue()
 
 
@@ -180,20 +289,20 @@ def zlib_deflate(data: bytes, level: int) -> bytes:
 def wheel_breakdown(wheel: Path, baseline_bytes: int) -> Dict[str, Any]:
     """Where the wheel's bytes go, against the baseline zip: the compressed size of every member
     (grouped as vocab / package code / start-up files / .dist-info), what recompressing the vocab
-    members at level 9 would save, and the zip structure (local headers, central directory)."""
+    members at level 9 would give, and the zip structure (local headers, central directory)."""
     groups: Dict[str, int] = {"vocab": 0, "code": 0, "startup": 0, "dist_info": 0}
     members: List[Dict[str, Any]] = []
     vocab_at_9 = 0
     with zipfile.ZipFile(wheel) as zf:
         for info in zf.infolist():
             name = info.filename
-            if name.endswith(".tiktoken"):
+            if "/data/" in name and ".dist-info/" not in name:
                 group = "vocab"
                 vocab_at_9 += len(zlib_deflate(zf.read(info), 9))
             elif ".dist-info/" in name:
                 group = "dist_info"
             elif "/" not in name:
-                group = "startup"  # harmony_vocab.pth, _harmony_vocab_lookup.py
+                group = "startup"  # harmony_vocab.pth, harmony_vocab.start, _harmony_vocab_startup.py
             else:
                 group = "code"
             groups[group] += info.compress_size
@@ -214,18 +323,31 @@ def wheel_breakdown(wheel: Path, baseline_bytes: int) -> Dict[str, Any]:
     }
 
 
-def fig_wheel_size(s: Setup, runs: int) -> Figure:
-    baseline = len(vocab_zip(s.data_dir))
-    breakdown = wheel_breakdown(s.wheel, baseline)
-    s.wheel_breakdown = breakdown
+def size_figure(key: str, title: str, wheel: Path, files: Sequence[Path], baseline_title: str) -> Tuple[Figure, Dict[str, Any]]:
+    baseline = len(vocab_zip(files))
+    breakdown = wheel_breakdown(wheel, baseline)
     groups = breakdown["compressed"]
     note = (f"{breakdown['bytes']:,} vs {baseline:,} bytes: {breakdown['over_baseline']:+,} "
             f"(allowed {breakdown['allowed_over_baseline']:,}); vocab members {groups['vocab']:,} "
             f"({breakdown['vocab_at_level_9']:,} at level 9), code {groups['code']:,}, start-up files "
             f"{groups['startup']:,}, .dist-info {groups['dist_info']:,}, zip structure "
             f"{breakdown['zip_structure']:,} ({breakdown['entries']} entries)")
-    return Figure("wheel_size", "wheel size", "MB", [breakdown["bytes"] / 1e6], [baseline / 1e6],
-                  "both vocab files in a zip, deflate level 9", ratio_max=1.02, note=note)
+    figure = Figure(key, title, "MB", [breakdown["bytes"] / 1e6], [baseline / 1e6], baseline_title,
+                    ratio_max=1.02, note=note)
+    return figure, breakdown
+
+
+def fig_wheel_size(s: Setup, runs: int) -> List[Figure]:
+    core, core_breakdown = size_figure("wheel_size", "wheel size (core)", s.wheel,
+                                       [s.data_dir / name for name in VOCAB_FILES],
+                                       "both vocab files in a zip, deflated at zlib level 9")
+    legacy_files = [s.legacy_data_dir / f["name"] for name, pin in s.pins.items() if pin["wheel"] == "legacy"
+                    for f in pin["files"]]
+    legacy, legacy_breakdown = size_figure("companion_wheel_size", "companion wheel size (harmony-vocab-legacy)",
+                                           s.legacy_wheel, legacy_files,
+                                           f"its {len(legacy_files)} files in a zip, deflated at zlib level 9")
+    s.wheel_breakdown = {"core": core_breakdown, "legacy": legacy_breakdown}
+    return [core, legacy]
 
 
 def fig_wheel_build(s: Setup, runs: int) -> Figure:
@@ -273,8 +395,11 @@ Measure = Callable[[Setup, int], Union[Figure, List[Figure]]]
 
 # key (--only) -> (function, which run count it takes), in the order of the table.
 PLAN: Dict[str, Tuple[Measure, str]] = {
+    "startup_import": (fig_startup_import, "startup"),
     "startup": (fig_startup, "startup"),
-    "import_many": (fig_import_many, "startup"),
+    "companion_startup": (fig_companion_startup, "startup"),
+    "import_many": (fig_import_many, "default"),
+    "cli": (fig_cli, "startup"),
     "import": (fig_import, "default"),
     "resolve_first": (fig_resolve_first, "default"),
     "resolve_repeat": (fig_resolve_repeat, "default"),

@@ -8,8 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -73,6 +75,42 @@ def run(cmd: Sequence[Any], env: Optional[Mapping[str, str]] = None, cwd: Option
         raise SetupError(f"command failed ({proc.returncode}): {' '.join(args)}\n"
                          f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}")
     return proc
+
+
+class Timed(NamedTuple):
+    """One child process measured from outside: wall time, and the CPU time (user + system) the
+    kernel accounted to it and to the children it waited for."""
+
+    wall: float  # seconds
+    cpu: float  # seconds
+    stdout: str
+    stderr: str
+
+
+def timed(cmd: Sequence[Any], env: Optional[Mapping[str, str]] = None) -> Timed:
+    """Run `cmd` and time it: wall clock around the whole process, CPU time from ``os.wait4``'s
+    resource usage (POSIX; elsewhere the wall time stands in). Raise SetupError if it fails.
+    Output goes to temporary files, so that a large one never blocks the child."""
+    args = [str(c) for c in cmd]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(args, env=dict(env) if env is not None else None, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=err)
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
+        else:  # pragma: no cover - not POSIX
+            proc.wait()
+            wall = cpu = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise SetupError(f"command failed ({proc.returncode}): {' '.join(args)}\n"
+                         f"--- stdout ---\n{stdout[-4000:]}\n--- stderr ---\n{stderr[-4000:]}")
+    return Timed(wall, cpu, stdout, stderr)
 
 
 def probe(name: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -14,16 +15,21 @@ from typing import Any, Dict, List, Mapping, Tuple
 from harness import ROOT, SetupError, run
 
 # What a wheel is built from (a clean checkout needs no more); its hash keys the cached wheel.
-SOURCE_ITEMS = ("pyproject.toml", "hatch_build.py", "vocab_manifest.toml", "README.md", "LICENSE", "src")
-SOURCE_IGNORE = ("*.tiktoken", "*.part", "__pycache__", "*.pyc", "*.egg-info", ".*")
+SOURCE_ITEMS = ("pyproject.toml", "hatch_build.py", "vocab_manifest.toml", "README.md", "LICENSE", "src", "legacy")
+# Build artifacts git ignores: the vocab files the build copies into each package's data/, the
+# pins it writes into _pins.py, and caches.
+SOURCE_IGNORE = ("data", "_pins.py", "*.tiktoken", "*.part", "__pycache__", "*.pyc", "*.egg-info", "build",
+                 "dist", ".*")
 
 
 def source_files(root: Path) -> List[Path]:
     """The files a wheel is built from, as a clean checkout under `root` has them (no built vocab
     files, no caches): pyproject.toml, hatch_build.py, vocab_manifest.toml (the pins), README.md,
-    LICENSE and everything under src/ (the package, ``harmony_vocab.pth`` and the top-level
-    ``_harmony_vocab_*.py`` modules that the wheel force-includes). Both the cache key of the wheel
-    and the tree it is built from come from this list."""
+    LICENSE, everything under src/ (the package, and the ``harmony_vocab.pth``,
+    ``harmony_vocab.start`` and top-level ``_harmony_vocab_startup.py`` that the wheel
+    force-includes) and the companion's project under legacy/ (whose build hook and manifest are
+    links to the root's). Both the cache key of the wheels and the tree they are built from come
+    from this list."""
     files: List[Path] = []
     for item in SOURCE_ITEMS:
         base = root / item
@@ -44,7 +50,10 @@ def copy_source_tree(root: Path, dest: Path) -> Path:
     for path in source_files(root):
         target = dest / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        if path.is_symlink():  # legacy/'s links to the root's build hook and manifest stay links
+            os.symlink(os.readlink(path), target)
+        else:
+            shutil.copy2(path, target)
     return dest
 
 

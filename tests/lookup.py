@@ -4,7 +4,6 @@ assertions are shared."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -17,17 +16,18 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-import harmony_vocab.bundled
 import harmony_vocab.pins
-from harmony_vocab import locations as loc
-from harmony_vocab.errors import VocabError
+import harmony_vocab.tiers as tiers
+from harmony_vocab.errors import VocabError, VocabWarning
+from harmony_vocab.lookup import Resolution, resolve
 from harmony_vocab.pins import Pin
-from harmony_vocab.resolution import Resolution, VocabWarning, resolve
 from support import ROOT
 
 SRC = ROOT / "src"
 RESOLVE_CHILD = Path(__file__).resolve().parent / "resolve_child.py"
 NAME = "o200k_base"
+TIER_NAMES = [t.name for t in tiers.TIERS]
+
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -36,6 +36,13 @@ def sha256(data: bytes) -> str:
 def flip(data: bytes) -> bytes:
     i = len(data) // 2
     return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:]
+
+
+def cache_dir() -> Path:
+    """Our cache, as the lookup finds it now."""
+    found = tiers.cache_dir(os.environ)
+    assert found is not None
+    return Path(found)
 
 
 BAD_KINDS = ("missing", "truncated", "flipped", "empty", "directory", "dangling", "unreadable")
@@ -108,7 +115,8 @@ class World:
         self.server: Any = None
         self.package = base / "package"
         self.package.mkdir(parents=True, exist_ok=True)
-        monkeypatch.setattr(harmony_vocab.bundled, "_dir", self.package)
+        package = str(self.package)
+        monkeypatch.setattr(tiers, "data_dir", lambda wheel: package)
         home = base / "home"
         (home / "tmp").mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv("HOME", str(home))
@@ -124,7 +132,6 @@ class World:
     def path_of(self, source: str) -> Path:
         """Where a candidate for `source` goes (the download tier: where it lands)."""
         b, pin = self.base, self.pin
-        url_name = loc.url_cache_name(pin.canonical_url)
         return {
             "explicit_path": b / "explicit" / "any-name.bin",
             "explicit_dir": b / "explicit-dir" / pin.file,
@@ -134,9 +141,9 @@ class World:
             "model_env": b / "model-env" / pin.file,
             "package": self.package / pin.file,
             "cache_ours": b / "hv-cache" / pin.file,
-            "cache_harmony": b / "rs-cache" / url_name,
-            "cache_tiktoken": b / "tt-cache" / url_name,
-            "download": loc.cache_dir() / pin.file,
+            "cache_harmony": b / "rs-cache" / pin.cache_key,
+            "cache_tiktoken": b / "tt-cache" / pin.cache_key,
+            "download": cache_dir() / pin.file,
         }[source]
 
     def place(self, source: str, kind: str = "good") -> Path:
@@ -144,20 +151,20 @@ class World:
         path = self.path_of(source)
         if source == "download":
             assert self.server is not None, "call serve() first"
-            self.mp.setenv(loc.ENV_BASE_URL, self.server.url_for("/mirror/"))
+            self.mp.setenv(tiers.ENV_BASE_URL, self.server.url_for("/mirror/"))
             self.kwargs["download"] = True
             return self.path_of(source)
         write_candidate(path, kind, self.data)
         setting = {
             "explicit_path": lambda: self.kwargs.__setitem__("vocab_path", str(path)),
             "explicit_dir": lambda: self.kwargs.__setitem__("vocab_dir", str(path.parent)),
-            "env_file": lambda: self.mp.setenv(loc.file_env_var(self.name), str(path)),
-            "env_base": lambda: self.mp.setenv(loc.TIKTOKEN_ENCODINGS_BASE, str(path.parent)),
+            "env_file": lambda: self.mp.setenv(tiers.file_env_var(self.name), str(path)),
+            "env_base": lambda: self.mp.setenv(tiers.TIKTOKEN_ENCODINGS_BASE, str(path.parent)),
             "model": lambda: self.kwargs.__setitem__("model_dir", str(path.parent)),
-            "model_env": lambda: self.mp.setenv(loc.ENV_MODEL_DIR, str(path.parent)),
+            "model_env": lambda: self.mp.setenv(tiers.ENV_MODEL_DIR, str(path.parent)),
             "package": lambda: None,
-            "cache_ours": lambda: self.mp.setenv(loc.ENV_CACHE_DIR, str(path.parent)),
-            "cache_harmony": lambda: self.mp.setenv("TIKTOKEN_RS_CACHE_DIR", str(path.parent)),
+            "cache_ours": lambda: self.mp.setenv(tiers.ENV_CACHE_DIR, str(path.parent)),
+            "cache_harmony": lambda: self.mp.setenv(tiers.TIKTOKEN_RS_CACHE_DIR, str(path.parent)),
             "cache_tiktoken": lambda: self.mp.setenv("TIKTOKEN_CACHE_DIR", str(path.parent)),
         }[source]
         setting()
@@ -175,17 +182,20 @@ class World:
 VOCAB_BYTES: Dict[str, bytes] = {}
 
 
+def attempt_list(attempts: Any) -> List[List[Any]]:
+    return [[a.tier, a.place, a.outcome, a.ok] for a in attempts]
+
+
 def report_in_process(name: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             r = resolve(name, **kwargs)
-            out.update(tier=r.tier, path=str(r.path), attempts=[list(dataclasses.astuple(a)) for a in r.attempts])
+            out.update(tier=r.tier, path=str(r.path), attempts=attempt_list(r.attempts))
         except VocabError as exc:
             out.update(error=type(exc).__name__, bases=[c.__name__ for c in type(exc).__mro__],
-                       message=str(exc),
-                       attempts=[list(dataclasses.astuple(a)) for a in getattr(exc, "attempts", ())],
+                       message=str(exc), attempts=attempt_list(getattr(exc, "attempts", ())),
                        integrity={k: getattr(exc, k, None) for k in (
                            "path", "expected_size", "actual_size", "expected_sha256", "actual_sha256")},
                        cause=exc.__cause__)
@@ -195,13 +205,19 @@ def report_in_process(name: str, kwargs: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def pin_as_dict(pin: Pin) -> Dict[str, Any]:
+    return {"name": pin.name, "wheel": pin.wheel, "harmony": pin.harmony, "encodings": list(pin.encodings),
+            "ranks": pin.ranks, "byte_level_sha256": pin.byte_level_sha256,
+            "files": [[f.vocab, f.name, f.sha256, f.size, list(f.urls)] for f in pin.files]}
+
+
 def runner_cmd(python: str, name: str, kwargs: Dict[str, Any]) -> List[str]:
     cfg = {
         "src": str(SRC),
         "name": name,
         "kwargs": kwargs,
-        "pins": [dataclasses.asdict(p) for p in harmony_vocab.pins.PINS.values()],
-        "package": str(harmony_vocab.bundled._dir),
+        "pins": [pin_as_dict(p) for p in harmony_vocab.pins.PINS.values()],
+        "package": tiers.data_dir("core"),
     }
     return [python, "-I", str(RESOLVE_CHILD), json.dumps(cfg)]
 
@@ -212,4 +228,4 @@ def report_in_subprocess(name: str, kwargs: Dict[str, Any], prefix: Tuple[str, .
     proc = subprocess.run([*prefix, *runner_cmd(python, name, kwargs)], env=dict(os.environ),
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]

@@ -20,11 +20,11 @@ from pytest_httpserver import HTTPServer
 
 import harmony_vocab
 from harmony_vocab import cli
-from harmony_vocab.locations import url_cache_name
-from harmony_vocab.pins import PINS, Pin
+from harmony_vocab.pins import PINS, VOCABS, Pin, url_cache_name
 from support import SHARED_VOCAB, Handler, RawServer, clean_env, make_pin, offline, run, trickle, venv_python
 
 Synthetic = Dict[str, Tuple[Pin, bytes]]
+CORE = {name: pin for name, pin in PINS.items() if pin.wheel == "core"}  # what the core wheel ships
 COMMANDS = ("path", "resolve", "verify", "export", "env", "seed-cache", "fetch", "doctor")
 
 
@@ -55,6 +55,16 @@ def flipped(data: bytes) -> bytes:
 
 
 @pytest.fixture
+def synthetic(synthetic: Synthetic, monkeypatch: pytest.MonkeyPatch) -> Synthetic:
+    """The conftest's synthetic o200k_base and cl100k_base, and no other pin (the companion's
+    vocabs would be "installed" too, the package tier being one directory for both wheels)."""
+    for name in list(PINS):
+        if name not in synthetic:
+            monkeypatch.delitem(PINS, name)
+    return synthetic
+
+
+@pytest.fixture
 def package(synthetic: Synthetic, tmp_path: Path) -> Path:
     """The synthetic package tier, holding both vocabs."""
     bundle(synthetic, tmp_path / "package")
@@ -73,14 +83,13 @@ def test_version_and_help_on_every_subcommand(capsys: pytest.CaptureFixture) -> 
         assert r.code == 0, command
         assert f"usage: harmony-vocab {command}" in r.out and "2  usage error" in r.out
     assert '"attempts"' in hv(capsys, "resolve", "--help").out  # the JSON shape is documented
-    assert '"network_needed"' in hv(capsys, "doctor", "--help").out
-    assert "exit codes:" in (cli.__doc__ or "").lower()
+    assert "openai_harmony/tiktoken.status" in hv(capsys, "doctor", "--help").out
 
 
 @pytest.mark.parametrize("argv", [
-    [], ["nope"], ["path"], ["path", "p50k_base"], ["resolve", "o200k"], ["export"],
+    [], ["nope"], ["path"], ["path", "p99k_base"], ["resolve", "o200k"], ["export"],
     ["resolve", "o200k_base", "--vocab-path", "a", "--vocab-dir", "b"], ["env", "--format", "csh"],
-    ["export", "d", "--layout", "nested"], ["fetch", "gpt2"], ["fetch", "--name", "gpt2"],
+    ["export", "d", "--layout", "nested"], ["fetch", "gpt2"], ["fetch", "--name", "gpt3"],
     ["verify", "--name", "x"], ["seed-cache", "--name", "o200k"], ["env", "--json", "--format", "sh"],
 ])
 def test_bad_usage_exits_2_with_one_line(capsys: pytest.CaptureFixture, argv: List[str]) -> None:
@@ -92,8 +101,8 @@ def test_bad_usage_exits_2_with_one_line(capsys: pytest.CaptureFixture, argv: Li
 
 
 def test_unknown_vocab_names_the_known_ones(capsys: pytest.CaptureFixture) -> None:
-    r = hv(capsys, "path", "p50k_base")
-    assert "unknown vocab name 'p50k_base': expected one of o200k_base, cl100k_base" in r.err
+    r = hv(capsys, "path", "p99k_base")
+    assert f"unknown vocab name 'p99k_base': expected one of {', '.join(VOCABS)}" in r.err
 
 
 SET_COMMANDS = ("verify", "export", "seed-cache", "fetch")  # act on a set of vocabs
@@ -119,6 +128,48 @@ def test_verify_name_chooses_the_vocabs_checked(capsys: pytest.CaptureFixture, s
     assert r.code == 0 and r.out.split()[:2] == ["ok", "o200k_base"]
     r = hv(capsys, "verify", "--name", "cl100k_base", str(package / "o200k_base.tiktoken"))
     assert r.code == 1 and "size mismatch" in r.err
+
+
+EMPTY_ARGUMENTS = [["export", ""], ["verify", ""], ["seed-cache", "--tiktoken", ""], ["seed-cache", "--harmony", " "],
+                   ["env", "--dir", ""], ["resolve", "o200k_base", "--vocab-dir", ""]]
+
+
+@pytest.mark.parametrize("argv", EMPTY_ARGUMENTS, ids=" ".join)
+def test_an_empty_argument_is_refused_and_nothing_is_written(
+    capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    argv: List[str]
+) -> None:
+    """``export "$DEST"`` with DEST unset must not write into the current directory."""
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
+    monkeypatch.setenv("TIKTOKEN_RS_CACHE_DIR", str(tmp_path / "rs"))
+    r = hv(capsys, *argv)
+    assert (r.code, r.out) == (2, "")
+    (line,) = r.err.splitlines()
+    assert line.startswith("harmony-vocab: error: ") and "empty" in line
+    assert list(work.iterdir()) == [] and not (tmp_path / "tk").exists() and not (tmp_path / "rs").exists()
+    # the control: the same command with a directory given acts
+    if argv[0] in ("export", "seed-cache"):
+        r = hv(capsys, *[a if a.strip() else str(tmp_path / "given") for a in argv])
+        assert r.code == 0, r.err
+        assert any((tmp_path / "given").iterdir())
+
+
+def test_python_warnings_error_leaves_our_warnings_one_line(tmp_path: Path) -> None:
+    """PYTHONWARNINGS=error (common in CI): a setting that points at a missing file is still a
+    warning printed as one line, and path, export and seed-cache succeed from the next tier (the
+    checkout's packaged copies), in a subprocess."""
+    env = clean_env(tmp_path, PYTHONWARNINGS="error", HARMONY_VOCAB_O200K_BASE=str(tmp_path / "missing.tiktoken"))
+    for argv in (["path", "o200k_base"], ["export", str(tmp_path / "out"), "--name", "o200k_base"],
+                 ["seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "o200k_base"]):
+        proc = run([sys.executable, "-m", "harmony_vocab", *argv], env=env, check=False)
+        assert proc.returncode == 0, proc.stderr
+        (line,) = proc.stderr.splitlines()
+        assert line.startswith("harmony-vocab: ") and "HARMONY_VOCAB_O200K_BASE" in line and "missing" in line
+        assert "Traceback" not in proc.stderr
+    assert (tmp_path / "out" / "o200k_base.tiktoken").is_file()
 
 
 # ------------------------------------------------------------------------------ path / resolve
@@ -169,9 +220,9 @@ def test_path_bundled_on_a_damaged_copy_says_to_reinstall(
     r = hv(capsys, "path", "o200k_base", "--bundled")
     assert (r.code, r.out) == (1, "")
     (line,) = r.err.splitlines()
-    assert line.startswith(f"harmony-vocab: error: the packaged copy of o200k_base at {bundled} is damaged ({expected}")
-    assert line.endswith("): this installation of harmony-vocab is broken; reinstall harmony-vocab from a wheel "
-                         "that bundles the vocab files (pip install --force-reinstall harmony-vocab)")
+    assert line.startswith(f"harmony-vocab: error: the packaged copy {bundled} is damaged ({expected}")
+    assert line.endswith("): reinstall harmony-vocab from a wheel that bundles the vocab files "
+                         "(pip install --force-reinstall harmony-vocab)")
     assert "export" not in r.err and "fetch" not in r.err
 
 
@@ -182,10 +233,8 @@ def test_resolve_text_and_json(capsys: pytest.CaptureFixture, synthetic: Synthet
     assert "  1. [explicit] vocab_path / vocab_dir: not given" in r.out
     data = hv(capsys, "resolve", "cl100k_base", "--json").json()
     pin = synthetic["cl100k_base"][0]
-    assert data == {
-        "name": "cl100k_base", "ok": True, "tier": "package", "path": str(package / pin.file),
-        "file": pin.file, "sha256": pin.sha256, "size": pin.size, "attempts": data["attempts"], "error": None,
-    }
+    assert data == {"name": "cl100k_base", "ok": True, "tier": "package", "paths": [str(package / pin.file)],
+                    "attempts": data["attempts"], "error": None}
     assert [a["tier"] for a in data["attempts"]] == ["explicit", "environment", "environment", "model", "package"]
     assert data["attempts"][-1] == {"tier": "package", "place": str(package / pin.file), "outcome": "verified", "ok": True}
 
@@ -197,7 +246,7 @@ def test_resolve_explicit_model_and_failures(
     (tmp_path / "m" / "original").mkdir(parents=True)
     (tmp_path / "m" / "original" / pin.file).write_bytes(data)
     out = hv(capsys, "resolve", "o200k_base", "--model-dir", str(tmp_path / "m"), "--json").json()
-    assert (out["tier"], out["path"]) == ("model", str(tmp_path / "m" / "original" / pin.file))
+    assert (out["tier"], out["paths"]) == ("model", [str(tmp_path / "m" / "original" / pin.file)])
     out = hv(capsys, "resolve", "o200k_base", "--vocab-dir", str(tmp_path / "m" / "original"), "--json").json()
     assert out["tier"] == "explicit"
 
@@ -206,26 +255,30 @@ def test_resolve_explicit_model_and_failures(
     r = hv(capsys, "resolve", "o200k_base", "--vocab-path", str(bad), "--json")
     assert r.code == 1
     out = r.json()
-    assert out["ok"] is False and out["tier"] is None and out["path"] is None
+    assert out["ok"] is False and out["tier"] is None and out["paths"] == []
     assert out["attempts"] == [{"tier": "explicit", "place": f"vocab_path={bad}", "ok": False,
                                 "outcome": out["attempts"][0]["outcome"]}]
     assert out["attempts"][0]["outcome"].startswith(f"sha256 mismatch: expected {pin.sha256}, got ")
-    assert r.err.count("\n") == 1 and str(bad) in r.err and "replace it with a verified copy" in r.err
+    assert r.err.count("\n") == 1 and str(bad) in r.err and "sha256 mismatch" in r.err
 
     r = hv(capsys, "resolve", "o200k_base", "--vocab-path", str(tmp_path / "missing"))
-    assert r.code == 1 and r.out == ""
-    assert f"[explicit] vocab_path={tmp_path / 'missing'}: missing" in r.err
+    assert r.code == 1 and len(r.err.splitlines()) == 1
+    assert f"[explicit] vocab_path={tmp_path / 'missing'}: missing" in r.out
 
 
 def test_resolve_json_when_every_tier_fails(capsys: pytest.CaptureFixture, synthetic: Synthetic) -> None:
     r = hv(capsys, "resolve", "o200k_base", "--json")
     assert r.code == 1
     out = r.json()
-    assert out["ok"] is False and out["path"] is None
+    assert out["ok"] is False and out["paths"] == []
     assert [a["tier"] for a in out["attempts"]][-2:] == ["cache", "download"]
-    assert "To fix, do one of" in out["error"]
-    assert r.err.splitlines() == ["harmony-vocab: error: no verified copy of the o200k_base vocab found. "
-                                  "Places tried, in order:"]
+    assert out["error"].startswith("no verified copy of the o200k_base vocab found.")
+    (line,) = r.err.splitlines()
+    assert line.startswith("harmony-vocab: error: no verified copy of the o200k_base vocab found.")
+    # in text, the places follow on stdout, in order
+    r = hv(capsys, "resolve", "o200k_base")
+    assert r.code == 1 and r.out.splitlines()[0] == "places looked at, in order:"
+    assert [line.split("[")[1].split("]")[0] for line in r.out.splitlines()[1:]] == [a["tier"] for a in out["attempts"]]
 
 
 # ------------------------------------------------------------------------------ verify
@@ -233,7 +286,7 @@ def test_resolve_json_when_every_tier_fails(capsys: pytest.CaptureFixture, synth
 def test_verify_files_by_name_cache_name_and_size(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
     pin, data = synthetic["cl100k_base"]
     named = tmp_path / pin.file
-    cached = tmp_path / url_cache_name(pin.canonical_url)
+    cached = tmp_path / url_cache_name(pin.urls[0])
     renamed = tmp_path / "whatever.bin"
     for path in (named, cached, renamed):
         path.write_bytes(data)
@@ -253,7 +306,7 @@ def test_verify_failures_exit_1(capsys: pytest.CaptureFixture, synthetic: Synthe
         "flipped": f"sha256 mismatch: expected {pin.sha256}",
         "truncated": f"size mismatch: expected {pin.size} bytes, got {pin.size - 1}",
         "missing": "missing",
-        "empty dir": "holds no vocab file: expected o200k_base.tiktoken or cl100k_base.tiktoken",
+        "empty dir": "holds no vocab file (looked in ./, encodings/, tokenizer/, original/)",
         "wrong name": "size mismatch",
         "unknown size": "matches no pinned vocab",
     }[case]
@@ -291,7 +344,8 @@ def test_verify_directory_searches_model_subdirs_and_tokenizer_json(
     (tmp_path / "hf" / "tokenizer.json").write_text(json.dumps(to_tokenizer_json(data)))
     r = hv(capsys, "verify", str(tmp_path / "hf"), "--json")
     assert r.code == 0, r.out
-    assert r.json()["checks"][0]["detail"] == "rebuilds into the pinned o200k_base vocab"
+    (check,) = r.json()["checks"]
+    assert (check["name"], check["status"]) == ("o200k_base", "ok") and check["detail"].startswith("rebuilt copy ")
     changed = to_tokenizer_json(data)
     vocab = changed["model"]["vocab"]  # type: ignore[index]
     last = max(vocab, key=vocab.get)
@@ -312,7 +366,7 @@ def test_verify_without_arguments_checks_every_tier_that_is_set(
 
     harmony_cache = tmp_path / "rs-cache"
     harmony_cache.mkdir()
-    (harmony_cache / url_cache_name(pin.canonical_url)).write_bytes(data)
+    (harmony_cache / url_cache_name(pin.urls[0])).write_bytes(data)
     monkeypatch.setenv("TIKTOKEN_RS_CACHE_DIR", str(harmony_cache))
     env_file = tmp_path / "env.tiktoken"
     env_file.write_bytes(flipped(data))
@@ -327,7 +381,7 @@ def test_verify_without_arguments_checks_every_tier_that_is_set(
             "detail": o200k[0]["detail"]} == o200k[0]
     assert o200k[1]["status"] == "failed" and "not a directory" in o200k[1]["detail"]
     assert {"tier": "cache", "name": "o200k_base", "status": "ok",
-            "path": str(harmony_cache / url_cache_name(pin.canonical_url))}.items() <= \
+            "path": str(harmony_cache / url_cache_name(pin.urls[0]))}.items() <= \
         [c for c in checks if c["tier"] == "cache" and c["status"] == "ok"][0].items()
     assert "3 of" in r.err  # the environment file, and the model directory for each vocab
 
@@ -361,7 +415,7 @@ def test_export_encodings_layout_is_found_as_a_model_dir(
     assert hv(capsys, "export", str(dest), "--layout", "encodings", "--name", "o200k_base").code == 0
     assert sorted(p.name for p in (dest / "encodings").iterdir()) == ["SHA256SUMS", "o200k_base.tiktoken"]
     out = hv(capsys, "resolve", "o200k_base", "--model-dir", str(dest), "--json").json()
-    assert (out["tier"], out["path"]) == ("model", str(dest / "encodings" / "o200k_base.tiktoken"))
+    assert (out["tier"], out["paths"]) == ("model", [str(dest / "encodings" / "o200k_base.tiktoken")])
     # Adding the other vocab later keeps the first one's line.
     assert hv(capsys, "export", str(dest), "--layout", "encodings", "--name", "cl100k_base").code == 0
     assert len((dest / "encodings" / "SHA256SUMS").read_text().splitlines()) == 2
@@ -402,34 +456,33 @@ def test_env_sh_round_trips_through_a_shell(capsys: pytest.CaptureFixture, synth
     bundle(synthetic, directory)
     r = hv(capsys, "env", "--dir", str(directory))
     assert r.code == 0, r.err
-    shell = subprocess.run(["sh", "-c", r.out + 'printf "%s\\n%s\\n" "$TIKTOKEN_ENCODINGS_BASE" "$HARMONY_VOCAB_AUTOREGISTER"'],
+    assert r.out.count("\n") == 1 and r.out.startswith("export TIKTOKEN_ENCODINGS_BASE=")
+    shell = subprocess.run(["sh", "-c", r.out + 'printf "%s\\n" "$TIKTOKEN_ENCODINGS_BASE"'],
                            capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]})
-    assert shell.stdout.splitlines() == [str(directory), "0"]
-    # Default: the bundled directory.
-    assert hv(capsys, "env").out == f"export TIKTOKEN_ENCODINGS_BASE={package}\nexport HARMONY_VOCAB_AUTOREGISTER=0\n"
+    assert shell.stdout.splitlines() == [str(directory)]
+    # Default: the bundled directory. Only the one variable: the start-up registration and the
+    # tiktoken hook stay on (an operator's TIKTOKEN_ENCODINGS_BASE is kept by both).
+    assert hv(capsys, "env").out == f"export TIKTOKEN_ENCODINGS_BASE={package}\n"
 
 
 def test_env_fish_dockerfile_json(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
     directory = tmp_path / WEIRD
-    bundle(synthetic, directory, "o200k_base")
+    bundle(synthetic, directory, "o200k_base")  # openai-harmony reads only o200k_base
     r = hv(capsys, "env", "--dir", str(directory), "--format", "fish")
-    assert r.code == 0
+    assert (r.code, r.err) == (0, "")
     fish_quoted = str(directory).replace("\\", "\\\\").replace("'", "\\'")
-    assert r.out.splitlines()[0] == f"set -gx TIKTOKEN_ENCODINGS_BASE '{fish_quoted}'"
-    assert "warning" in r.err and "cl100k_base" in r.err  # absent, but not required
+    assert r.out.splitlines() == [f"set -gx TIKTOKEN_ENCODINGS_BASE '{fish_quoted}'"]
     if shutil.which("fish"):
         shell = subprocess.run(["fish", "-c", r.out + "echo $TIKTOKEN_ENCODINGS_BASE"], capture_output=True, text=True)
         assert shell.stdout.strip() == str(directory)
     r = hv(capsys, "env", "--dir", str(directory), "--format", "dockerfile")
     escaped = str(directory).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    assert r.out.splitlines() == [f'ENV TIKTOKEN_ENCODINGS_BASE="{escaped}"', 'ENV HARMONY_VOCAB_AUTOREGISTER="0"']
+    assert r.out.splitlines() == [f'ENV TIKTOKEN_ENCODINGS_BASE="{escaped}"']
+    assert "HARMONY_VOCAB_AUTOREGISTER" not in r.out
     data = hv(capsys, "env", "--dir", str(directory), "--json").json()
     assert hv(capsys, "env", "--dir", str(directory), "--format", "json").json() == data  # the alias
-    assert data == {
-        "directory": str(directory),
-        "variables": {"TIKTOKEN_ENCODINGS_BASE": str(directory), "HARMONY_VOCAB_AUTOREGISTER": "0"},
-        "vocabs": {"o200k_base": str(directory / "o200k_base.tiktoken"), "cl100k_base": None},
-    }
+    assert data == {"ok": True, "directory": str(directory), "variables": {"TIKTOKEN_ENCODINGS_BASE": str(directory)},
+                    "error": None}
 
 
 def test_env_with_a_relative_dir_prints_absolute_paths(
@@ -441,18 +494,24 @@ def test_env_with_a_relative_dir_prints_absolute_paths(
     assert r.code == 0, r.err
     report = r.json()
     assert report["directory"] == report["variables"]["TIKTOKEN_ENCODINGS_BASE"] == str(tmp_path / "vocab")
-    assert report["vocabs"] == {n: str(tmp_path / "vocab" / p.file) for n, (p, _) in synthetic.items()}
 
 
 def test_env_refuses_a_directory_that_would_not_work(capsys: pytest.CaptureFixture, synthetic: Synthetic, tmp_path: Path) -> None:
     r = hv(capsys, "env", "--dir", str(tmp_path / "nowhere"))
-    assert r.code == 1 and r.out == "" and "not a directory" in r.err and "export" in r.err
+    assert r.code == 1 and r.out == "" and len(r.err.splitlines()) == 1
+    assert str(tmp_path / "nowhere") in r.err and "harmony-vocab export DIR" in r.err
     bundle(synthetic, tmp_path / "only-cl", "cl100k_base")
     r = hv(capsys, "env", "--dir", str(tmp_path / "only-cl"))
     assert r.code == 1 and "o200k_base.tiktoken: missing" in r.err
     (tmp_path / "only-cl" / "o200k_base.tiktoken").write_bytes(flipped(synthetic["o200k_base"][1]))
     r = hv(capsys, "env", "--dir", str(tmp_path / "only-cl"))
     assert r.code == 1 and "sha256 mismatch" in r.err
+    # --json: still JSON on stdout, the error in it and on stderr
+    r = hv(capsys, "env", "--dir", str(tmp_path / "nowhere"), "--json")
+    assert r.code == 1 and len(r.err.splitlines()) == 1
+    data = r.json()
+    assert (data["ok"], data["directory"], data["variables"]) == (False, str(tmp_path / "nowhere"), {})
+    assert data["error"] and r.err == f"harmony-vocab: error: {data['error']}\n"
 
 
 # ------------------------------------------------------------------------------ seed-cache
@@ -463,8 +522,8 @@ def test_seed_cache_into_given_and_default_dirs(
     r = hv(capsys, "seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "cl100k_base")
     assert r.code == 0, r.err
     pin, data = synthetic["cl100k_base"]
-    assert [p.name for p in (tmp_path / "tk").iterdir()] == [url_cache_name(pin.canonical_url)]
-    assert (tmp_path / "tk" / url_cache_name(pin.canonical_url)).read_bytes() == data
+    assert [p.name for p in (tmp_path / "tk").iterdir()] == [url_cache_name(pin.urls[0])]
+    assert (tmp_path / "tk" / url_cache_name(pin.urls[0])).read_bytes() == data
     assert not (tmp_path / "rs").exists()
 
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk2"))
@@ -474,10 +533,11 @@ def test_seed_cache_into_given_and_default_dirs(
     assert len(r.out.splitlines()) == 4
     for name, (pin, data) in synthetic.items():
         for directory in ("tk2", "rs"):
-            assert (tmp_path / directory / url_cache_name(pin.canonical_url)).read_bytes() == data
-    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
+            assert (tmp_path / directory / url_cache_name(pin.urls[0])).read_bytes() == data
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")  # tiktoken's own switch for "no cache"
     r = hv(capsys, "seed-cache")
-    assert r.code == 1 and "--tiktoken DIR" in r.err
+    assert r.code == 1 and r.err.splitlines() == [
+        "harmony-vocab: error: tiktoken's cache is disabled (TIKTOKEN_CACHE_DIR is empty): pass a directory"]
 
 
 # ------------------------------------------------------------------------------ fetch
@@ -505,44 +565,46 @@ def test_fetch_downloads_quietly_into_the_cache(capsys: pytest.CaptureFixture, s
     for name, (pin, data) in served.items():
         assert (tmp_path / "cache" / pin.file).read_bytes() == data
     requests_made = len(httpserver.log)
-    assert hv(capsys, "fetch", "o200k_base").out.splitlines() == expected[:1]
+    assert hv(capsys, "fetch", "--name", "o200k_base").out.splitlines() == expected[:1]
     assert len(httpserver.log) == requests_made  # already verified in the cache: no request
     assert hv(capsys, "fetch", "--name", "o200k_base", "--force").code == 0
     assert len(httpserver.log) == requests_made + 1
 
 
-def test_fetch_name_and_the_older_positional_spelling(capsys: pytest.CaptureFixture, served: Synthetic, tmp_path: Path) -> None:
+def test_fetch_name_repeated_keeps_the_order_given(capsys: pytest.CaptureFixture, served: Synthetic, tmp_path: Path) -> None:
     paths = {n: str(tmp_path / "cache" / served[n][0].file) for n in served}
     r = hv(capsys, "fetch", "--name", "cl100k_base", "--name", "o200k_base", "--name", "cl100k_base")
     assert (r.code, r.out.splitlines()) == (0, [paths["cl100k_base"], paths["o200k_base"]])
-    assert hv(capsys, "fetch", "cl100k_base").out.splitlines() == [paths["cl100k_base"]]
-    assert hv(capsys, "fetch", "o200k_base", "--name", "cl100k_base").out.splitlines() == \
-        [paths["o200k_base"], paths["cl100k_base"]]
 
 
-def test_fetch_shows_progress_on_a_terminal(served: Synthetic, tmp_path: Path) -> None:
+def test_fetch_shows_progress_on_a_terminal(
+    capsys: pytest.CaptureFixture, served: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    out, err = io.StringIO(), Tty()
-    assert cli.main(["fetch", "--name", "cl100k_base"], stdout=out, stderr=err) == 0
-    assert "\rcl100k_base:" in err.getvalue() and "100%" in err.getvalue()
-    assert out.getvalue() == f"{tmp_path / 'cache' / 'cl100k_base.tiktoken'}\n"
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["fetch", "--name", "cl100k_base"]) == 0
+    pin = served["cl100k_base"][0]
+    assert err.getvalue().startswith(f"\r{pin.file}:") and "MB" in err.getvalue()
+    assert capsys.readouterr().out == f"{tmp_path / 'cache' / pin.file}\n"
+    # the control: not a terminal, nothing on stderr (test_fetch_downloads_quietly_into_the_cache)
 
 
 def test_fetch_failure_exits_1_and_names_every_url(
     capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", httpserver.url_for("/nothing-here/"))
-    monkeypatch.setattr("harmony_vocab.fetch.TRIES", 1)
-    r = hv(capsys, "fetch", "o200k_base")
+    monkeypatch.setattr("harmony_vocab.download.TRIES", 1)
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert r.code == 1 and r.out == ""
     assert "could not download a verified o200k_base.tiktoken" in r.err
     assert "/nothing-here/o200k_base.tiktoken" in r.err and "/canonical/o200k_base.tiktoken" in r.err
     assert not (tmp_path / "cache" / "o200k_base.tiktoken").exists()
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", "ftp://mirror")
-    r = hv(capsys, "fetch", "o200k_base")
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert r.code == 1 and "HARMONY_VOCAB_BASE_URL='ftp://mirror' is not an http(s) URL" in r.err
 
 
@@ -550,7 +612,7 @@ def test_fetch_with_the_offline_switch_opens_no_connection(
     capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HARMONY_VOCAB_OFFLINE", "1")
-    r = hv(capsys, "fetch", "o200k_base")
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert r.code == 1 and r.out == ""
     assert "HARMONY_VOCAB_OFFLINE=1 forbids every download" in r.err
     assert len(httpserver.log) == 0
@@ -565,7 +627,7 @@ def test_fetch_cut_off_by_the_download_deadline(
     slow = raw_server(trickle(data, head=100, step=16, pause=0.05))
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", slow.url("/slow/"))
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "0.5")
-    r = hv(capsys, "fetch", "o200k_base")
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert r.code == 1 and r.out == "" and "Traceback" not in r.err
     assert r.err.splitlines()[0].startswith("harmony-vocab: error: could not download a verified o200k_base.tiktoken")
     assert (f"[download] {slow.url('/slow/o200k_base.tiktoken')}: stopped after " in r.err
@@ -578,7 +640,7 @@ def test_fetch_with_a_bad_deadline_setting_exits_1_with_one_line(
     capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
-    r = hv(capsys, "fetch", "o200k_base")
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert (r.code, r.out) == (1, "")
     assert r.err == (f"harmony-vocab: error: HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number of "
                      f"seconds: expected a positive number, e.g. HARMONY_VOCAB_DOWNLOAD_DEADLINE=1800 "
@@ -593,10 +655,10 @@ def test_credentials_in_the_mirror_url_are_never_printed(
     as http://***@host/...; the server still receives the credentials."""
     port = httpserver.port
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", f"http://mirror-user:s3cret@127.0.0.1:{port}/private/")
-    monkeypatch.setattr("harmony_vocab.fetch.TRIES", 1)
+    monkeypatch.setattr("harmony_vocab.download.TRIES", 1)
     shown = f"http://***@127.0.0.1:{port}/private/o200k_base.tiktoken"
     outputs = []
-    r = hv(capsys, "fetch", "o200k_base")
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert r.code == 1 and f"[download] {shown}: HTTP 500" in r.err
     outputs.append(r.out + r.err)
     for argv in (["resolve", "o200k_base", "--download"], ["resolve", "o200k_base", "--download", "--json"]):
@@ -604,10 +666,9 @@ def test_credentials_in_the_mirror_url_are_never_printed(
         assert r.code == 1 and shown in r.out + r.err
         outputs.append(r.out + r.err)
     r = hv(capsys, "doctor", "--json")
-    assert r.json()["download"]["base_url"] == f"http://***@127.0.0.1:{port}/private/"
+    assert r.json()["mirror"] == f"http://***@127.0.0.1:{port}/private/"
     outputs.append(r.out + r.err)
     r = hv(capsys, "doctor")
-    assert f"mirror: http://***@127.0.0.1:{port}/private/;" in r.out
     outputs.append(r.out + r.err)
     for output in outputs:
         assert "s3cret" not in output and "mirror-user" not in output, output
@@ -620,13 +681,12 @@ def test_a_non_http_mirror_gets_advice_that_works_at_run_time(
     capsys: pytest.CaptureFixture, served: Synthetic, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
 ) -> None:
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", value)
-    r = hv(capsys, "fetch", "o200k_base")
+    r = hv(capsys, "fetch", "--name", "o200k_base")
     assert (r.code, r.out) == (1, "")
     assert r.err == (
         f"harmony-vocab: error: HARMONY_VOCAB_BASE_URL={value!r} is not an http(s) URL: expected "
         "http(s)://host/path/ (the directory that holds o200k_base.tiktoken); for files on a local disk, "
-        "set HARMONY_VOCAB_O200K_BASE to the file, or TIKTOKEN_ENCODINGS_BASE or HARMONY_VOCAB_MODEL_DIR "
-        "to the directory holding o200k_base.tiktoken\n")
+        "set HARMONY_VOCAB_O200K_BASE, TIKTOKEN_ENCODINGS_BASE or HARMONY_VOCAB_MODEL_DIR\n")
     # each piece of that advice works at run time, the mirror setting left as it is
     local = tmp_path / "local"
     local.mkdir()
@@ -645,50 +705,43 @@ def test_a_non_http_mirror_gets_advice_that_works_at_run_time(
 def test_doctor_json_shape_and_what_unmodified_tools_would_do(
     capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harmony_vocab.doctor
-
-    # tiktoken itself is not needed here: what doctor learns from it (installed, defines both
-    # vocabs, hook applied or not) is given; tests/test_doctor.py checks those facts for real.
-    monkeypatch.setattr(harmony_vocab.doctor, "_version_of", lambda d: {"tiktoken": "0.14.0"}.get(d))
-    monkeypatch.setattr(harmony_vocab.doctor, "tiktoken_defines", lambda name: True)
-    monkeypatch.setattr(harmony_vocab.doctor, "tiktoken_hook_state", lambda: (False, "not installed in this process"))
+    """With the registration not set in this environment, openai-harmony (installed here) would
+    download o200k_base: exit 1. Seeded caches make it offline: exit 0."""
+    monkeypatch.setenv("TIKTOKEN_RS_CACHE_DIR", str(tmp_path / "rs"))
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "tk"))
-    assert hv(capsys, "seed-cache", "--tiktoken", str(tmp_path / "tk"), "--name", "o200k_base").code == 0
     r = hv(capsys, "doctor", "--json")
-    assert r.code == 1, r.out  # without the hook, tiktoken would download cl100k_base
+    assert r.code == 1, r.out
     report = r.json()
-    assert set(report) == {"ok", "harmony_vocab", "python", "packages", "registration", "download", "vocabs",
-                           "situation"}
+    assert set(report) == {"ok", "checked", "harmony_vocab", "python", "packages", "frozen_by", "situation", "fixes",
+                           "tiktoken_hook", "tiktoken_encodings_base", "registered_tier", "mirror", "cache_dir",
+                           "vocabs"}
     assert report["harmony_vocab"]["version"] == harmony_vocab.__version__
-    assert set(report["packages"]) == {"openai-harmony", "tiktoken", "requests"}
-    assert set(report["registration"]) == {
-        "pth_installed", "pth_path", "ran_at_startup", "autoregister", "enabled", "tiktoken_encodings_base",
-        "set_by_registration", "registered_tier", "startup_selection", "tiktoken_hook_active", "tiktoken_hook"}
-    assert report["download"]["allowed"] is False
+    assert {"openai-harmony", "tiktoken", "requests"} <= set(report["packages"])
     o200k, cl100k = report["vocabs"]["o200k_base"], report["vocabs"]["cl100k_base"]
-    assert (o200k["ok"], o200k["tier"], o200k["network_needed"]) == (True, "package", False)
-    assert (o200k["tiktoken"]["status"], cl100k["tiktoken"]["status"]) == ("offline", "network")
-    assert "tiktoken's cache" in o200k["tiktoken"]["detail"]
-    assert o200k["openai_harmony"]["status"] == "not installed"
+    assert set(o200k) == {"ok", "tier", "path", "error", "warnings", "openai_harmony", "tiktoken"}
+    assert (o200k["ok"], o200k["tier"], o200k["path"]) == (True, "package", str(package / "o200k_base.tiktoken"))
+    assert o200k["openai_harmony"]["status"] == "network"
+    assert cl100k["openai_harmony"]["status"] == "not used"
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ  # doctor did not register in this process
-    text = hv(capsys, "doctor").out
-    assert "unmodified openai-harmony: not installed" in text and "NOT OK" in text
-    # With the start-up hook in place, tiktoken is served both vocabs from the package tier.
-    monkeypatch.setattr(harmony_vocab.doctor, "tiktoken_hook_state", lambda: (True, "active"))
-    report = hv(capsys, "doctor", "--json").json()
-    assert report["ok"] is True
-    for vocab in report["vocabs"].values():
-        assert vocab["tiktoken"]["status"] == "offline" and "start-up hook (package tier)" in vocab["tiktoken"]["detail"]
+    assert "NOT OK" in hv(capsys, "doctor").out
+
+    assert hv(capsys, "seed-cache").code == 0
+    r = hv(capsys, "doctor", "--json")
+    assert r.code == 0, r.out
+    report = r.json()
+    assert report["ok"] is True and report["vocabs"]["o200k_base"]["openai_harmony"]["status"] == "offline"
+    assert all(v["tiktoken"]["status"] == "offline" for v in report["vocabs"].values())
+    assert "ok: every installed tool loads every installed vocab offline" in hv(capsys, "doctor").out
 
 
-def test_doctor_exit_1_when_network_would_be_needed(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
+def test_doctor_exit_1_when_a_vocab_is_found_nowhere(capsys: pytest.CaptureFixture, synthetic: Synthetic, package: Path) -> None:
     (package / "cl100k_base.tiktoken").unlink()
     r = hv(capsys, "doctor")
     assert r.code == 1
-    assert "cl100k_base  NOT FOUND" in r.out and "harmony-vocab fetch --name cl100k_base" in r.out
+    assert "cl100k_base  NOT FOUND" in r.out and "harmony-vocab resolve cl100k_base" in r.out
     report = hv(capsys, "doctor", "--json").json()
-    assert report["vocabs"]["cl100k_base"]["network_needed"] is True
-    assert report["vocabs"]["o200k_base"]["network_needed"] is False
+    assert report["vocabs"]["cl100k_base"]["ok"] is False
+    assert report["vocabs"]["o200k_base"]["ok"] is True
 
 
 # ============================================================================== the installed wheel
@@ -718,21 +771,20 @@ def test_wheel_version_help_and_module(wheel_venv: Path, tmp_path: Path) -> None
 @pytest.mark.integration
 def test_wheel_path_resolve_and_bad_usage(wheel_venv: Path, tmp_path: Path) -> None:
     data = site_data(wheel_venv)
-    for name, pin in PINS.items():
+    for name, pin in CORE.items():
         out = hvw(wheel_venv, tmp_path, "path", name).stdout
         assert out == f"{data / pin.file}\n"
         assert hashlib.sha256(Path(out.strip()).read_bytes()).hexdigest() == pin.sha256
         assert hvw(wheel_venv, tmp_path, "path", name, "--bundled").stdout == out
     # The .pth registered the package directory: it counts as the package tier, not environment.
     result = json.loads(hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--json").stdout)
-    assert (result["ok"], result["tier"], result["path"]) == (True, "package", str(data / "o200k_base.tiktoken"))
-    assert result["sha256"] == PINS["o200k_base"].sha256
+    assert (result["ok"], result["tier"], result["paths"]) == (True, "package", [str(data / "o200k_base.tiktoken")])
     assert "set by harmony-vocab's start-up registration" in result["attempts"][2]["outcome"]
 
-    proc = hvw(wheel_venv, tmp_path, "resolve", "gpt2", code=2)
-    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and "unknown vocab name 'gpt2'" in proc.stderr
+    proc = hvw(wheel_venv, tmp_path, "resolve", "gpt3", code=2)
+    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1 and "unknown vocab name 'gpt3'" in proc.stderr
     proc = hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--vocab-path", str(tmp_path / "nope"), code=1)
-    assert "Traceback" not in proc.stderr and "[explicit]" in proc.stderr and "missing" in proc.stderr
+    assert "Traceback" not in proc.stderr and "[explicit]" in proc.stdout and "missing" in proc.stdout
     bad = tmp_path / "bad.tiktoken"
     bad.write_bytes(b"x" * PINS["o200k_base"].size)
     proc = hvw(wheel_venv, tmp_path, "resolve", "o200k_base", "--vocab-path", str(bad), code=1)
@@ -751,27 +803,26 @@ def test_wheel_resolve_when_every_tier_fails(dist: Dict[str, Path], make_venv, t
     env = dict(HARMONY_VOCAB_O200K_BASE=str(bad_env), HARMONY_VOCAB_MODEL_DIR=str(tmp_path / "none"),
                TIKTOKEN_ENCODINGS_BASE=str(tmp_path), HARMONY_VOCAB_CACHE_DIR=str(tmp_path / "cache"))
     proc = hvw(venv, tmp_path, "resolve", "o200k_base", code=1, **env)
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
-    assert lines[0] == "harmony-vocab: error: no verified copy of the o200k_base vocab found. Places tried, in order:"
-    assert "[package]" in proc.stderr and "size mismatch: expected 3613922 bytes, got 1000" in proc.stderr
-    numbered = [line.split("]")[0].split("[")[1] for line in lines[1:] if line.lstrip()[:1].isdigit()]
-    assert numbered == ["explicit", "environment", "environment", "model", "package", "cache", "cache",
-                        "cache", "download"]
-    assert "[download] https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken: not allowed" in proc.stderr
-    assert "Traceback" not in proc.stderr and "To fix, do one of" in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "places looked at, in order:"
+    assert "[package]" in proc.stdout and "size mismatch: expected 3613922 bytes, got 1000" in proc.stdout
+    numbered = [line.split("]")[0].split("[")[1] for line in lines[1:]]
+    assert numbered == ["explicit", "environment", "environment", "model", "package", "cache", "cache", "cache",
+                        "download"]
+    assert "[download] https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken: not allowed" in proc.stdout
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("harmony-vocab: error: no verified copy of the o200k_base vocab found.")
     result = json.loads(hvw(venv, tmp_path, "resolve", "o200k_base", "--json", code=1, **env).stdout)
     assert [a["tier"] for a in result["attempts"]][:3] == ["explicit", "environment", "environment"]
     assert not any(a["ok"] for a in result["attempts"])
     assert hvw(venv, tmp_path, "verify", code=1, **env).stdout.count("FAILED") >= 3
-    assert json.loads(hvw(venv, tmp_path, "doctor", "--json", code=1, **env).stdout)["vocabs"]["o200k_base"]["network_needed"] is True
+    assert json.loads(hvw(venv, tmp_path, "doctor", "--json", code=1, **env).stdout)["vocabs"]["o200k_base"]["ok"] is False
     proc = hvw(venv, tmp_path, "path", "o200k_base", "--bundled", code=1, **env)
     assert proc.stdout == "" and proc.stderr.count("\n") == 1
     assert f"{bundled} is damaged (size mismatch" in proc.stderr and "pip install --force-reinstall" in proc.stderr
 
 
-STDOUT_CLOSED = ("harmony-vocab: error: standard output is closed: harmony-vocab prints its results there; "
-                 "run it with stdout open (redirect it to /dev/null to discard them)\n")
+STDOUT_CLOSED = "harmony-vocab: error: standard output is closed: harmony-vocab prints its results there\n"
 EVERY_COMMAND_LINE = [[command, *argv] for command, argv in (
     ("path", ["o200k_base"]), ("resolve", ["o200k_base", "--json"]), ("verify", []), ("export", ["{tmp}/out"]),
     ("env", []), ("seed-cache", ["--tiktoken", "{tmp}/tk"]), ("fetch", ["--name", "o200k_base"]), ("doctor", []),
@@ -834,7 +885,7 @@ def test_wheel_verify(wheel_venv: Path, tmp_path: Path) -> None:
     out = hvw(wheel_venv, tmp_path, "verify").stdout
     assert out.count("ok      ") == 2 and "[package]" in out
     checks = json.loads(hvw(wheel_venv, tmp_path, "verify", str(SHARED_VOCAB), "--json").stdout)["checks"]
-    assert {c["name"] for c in checks if c["status"] == "ok"} == set(PINS)
+    assert {c["name"] for c in checks if c["status"] == "ok"} == set(CORE)
     bad = tmp_path / "o200k_base.tiktoken"
     bad.write_bytes((SHARED_VOCAB / "o200k_base.tiktoken").read_bytes()[:-1] + b"\r")
     proc = hvw(wheel_venv, tmp_path, "verify", str(bad), code=1)
@@ -853,9 +904,9 @@ def test_wheel_export_then_model_dir_resolution(wheel_venv: Path, tmp_path: Path
     hvw(wheel_venv, tmp_path, "export", str(dest), "--layout", "encodings")
     check = run(["sha256sum", "-c", "SHA256SUMS"], cwd=dest / "encodings")
     assert check.stdout.count(": OK") == 2
-    for name in PINS:
+    for name in CORE:
         result = json.loads(hvw(wheel_venv, tmp_path, "resolve", name, "--model-dir", str(dest), "--json").stdout)
-        assert (result["tier"], result["path"]) == ("model", str(dest / "encodings" / f"{name}.tiktoken"))
+        assert (result["tier"], result["paths"]) == ("model", [str(dest / "encodings" / f"{name}.tiktoken")])
     # Onto a different file: refused, exit 1, untouched; --force replaces it.
     target = dest / "encodings" / "cl100k_base.tiktoken"
     target.write_bytes(b"local edit\n")
@@ -872,7 +923,7 @@ def test_wheel_env_makes_unmodified_openai_harmony_load_an_exported_dir(full_ven
     hvw(full_venv, tmp_path, "export", str(dest))
     data = json.loads(hvw(full_venv, tmp_path, "env", "--json").stdout)
     assert data["directory"] == str(site_data(full_venv))
-    assert data["variables"]["HARMONY_VOCAB_AUTOREGISTER"] == "0"
+    assert data["variables"] == {"TIKTOKEN_ENCODINGS_BASE": str(site_data(full_venv))}
     settings = hvw(full_venv, tmp_path, "env", "--dir", str(dest)).stdout
     script = (
         "import os\n"
@@ -890,9 +941,9 @@ def test_wheel_seed_cache_serves_unmodified_tiktoken_and_openai_harmony_offline(
     tk, rs = tmp_path / "tiktoken-cache", tmp_path / "harmony-cache"
     out = hvw(full_venv, tmp_path, "seed-cache", "--tiktoken", str(tk), "--harmony", str(rs)).stdout
     assert len(out.splitlines()) == 4
-    for pin in PINS.values():
+    for pin in CORE.values():
         for directory in (tk, rs):
-            assert hashlib.sha256((directory / url_cache_name(pin.canonical_url)).read_bytes()).hexdigest() == pin.sha256
+            assert hashlib.sha256((directory / url_cache_name(pin.urls[0])).read_bytes()).hexdigest() == pin.sha256
     tiktoken_code = "import tiktoken; print(tiktoken.get_encoding('cl100k_base').encode('hello world'))"
     proc = run(offline([venv_python(full_venv), "-c", tiktoken_code]),
                env=clean_env(tmp_path, TIKTOKEN_CACHE_DIR=str(tk)))
@@ -916,16 +967,16 @@ def test_wheel_seed_cache_serves_unmodified_tiktoken_and_openai_harmony_offline(
 @pytest.mark.integration
 def test_wheel_fetch_from_a_local_mirror(full_venv: Path, tmp_path: Path, httpserver: HTTPServer) -> None:
     data = site_data(full_venv)
-    for pin in PINS.values():
+    for pin in CORE.values():
         httpserver.expect_request(f"/mirror/{pin.file}").respond_with_data((data / pin.file).read_bytes())
     cache = tmp_path / "hv-cache"
     env = dict(HARMONY_VOCAB_BASE_URL=httpserver.url_for("/mirror/"), HARMONY_VOCAB_CACHE_DIR=str(cache))
     proc = hvw(full_venv, tmp_path, "fetch", **env)
-    assert proc.stdout.splitlines() == [str(cache / pin.file) for pin in PINS.values()]
+    assert proc.stdout.splitlines() == [str(cache / pin.file) for pin in CORE.values()]
     assert proc.stderr == ""  # not a terminal: quiet
-    for pin in PINS.values():
+    for pin in CORE.values():
         assert hashlib.sha256((cache / pin.file).read_bytes()).hexdigest() == pin.sha256
-    assert {entry[0].path for entry in httpserver.log} == {f"/mirror/{pin.file}" for pin in PINS.values()}
+    assert {entry[0].path for entry in httpserver.log} == {f"/mirror/{pin.file}" for pin in CORE.values()}
     # The cache tier then serves a lookup that does not see the package tier... verify reports it.
     out = json.loads(hvw(full_venv, tmp_path, "verify", "--json", **env).stdout)["checks"]
     assert sum(1 for c in out if c["tier"] == "cache" and c["status"] == "ok") == 2
@@ -952,7 +1003,7 @@ def test_wheel_fetch_deadline_credentials_and_bad_settings(
     assert proc.stderr.startswith("harmony-vocab: error: HARMONY_VOCAB_DOWNLOAD_DEADLINE='soon' is not a number of seconds")
     assert proc.stderr.count("\n") == 1
     proc = hvw(full_venv, tmp_path, "fetch", code=1, HARMONY_VOCAB_BASE_URL="/srv/vocab")
-    assert proc.stderr.count("\n") == 1 and "set HARMONY_VOCAB_O200K_BASE to the file" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "set HARMONY_VOCAB_O200K_BASE, TIKTOKEN_ENCODINGS_BASE" in proc.stderr
     assert "HARMONY_VOCAB_SOURCE_DIR" not in proc.stderr
 
 
@@ -968,24 +1019,22 @@ def test_wheel_fetch_without_requests_names_the_extra(wheel_venv: Path, tmp_path
 def test_wheel_doctor(full_venv: Path, tmp_path: Path) -> None:
     text = hvw(full_venv, tmp_path, "doctor").stdout
     assert text.startswith(f"harmony-vocab {harmony_vocab.__version__} at ")
-    assert "openai-harmony 0.0.8" in text and "ok: every installed tool loads every vocab offline" in text
+    assert "openai-harmony 0.0.8" in text and "ok: every installed tool loads every installed vocab offline" in text
     assert "tiktoken start-up hook: active" in text
     report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json").stdout)
     data = site_data(full_venv)
     assert report["harmony_vocab"]["location"] == str(data.parent)
     assert report["packages"]["openai-harmony"] == "0.0.8" and report["packages"]["tiktoken"]
-    reg = report["registration"]
-    assert (reg["pth_installed"], reg["ran_at_startup"], reg["enabled"], reg["set_by_registration"]) == (True, True, True, True)
-    assert (reg["tiktoken_encodings_base"], reg["registered_tier"]) == (str(data), "package")
-    assert reg["startup_selection"] == {"tier": "package", "directory": str(data)}
-    for name, vocab in report["vocabs"].items():
-        assert (vocab["ok"], vocab["tier"], vocab["network_needed"]) == (True, "package", False)
+    assert (report["tiktoken_encodings_base"], report["registered_tier"]) == (str(data), "package")
+    assert report["tiktoken_hook"]["active"] is True
+    for name in CORE:
+        vocab = report["vocabs"][name]
+        assert (vocab["ok"], vocab["tier"]) == (True, "package")
         assert vocab["openai_harmony"]["status"] == ("offline" if name == "o200k_base" else "not used")
         assert vocab["tiktoken"]["status"] == "offline"
     # Registration switched off: openai-harmony and tiktoken would download (exit 1); harmony-vocab
-    # itself still works.
+    # itself still finds its files.
     report = json.loads(hvw(full_venv, tmp_path, "doctor", "--json", code=1, HARMONY_VOCAB_AUTOREGISTER="0").stdout)
-    reg = report["registration"]
-    assert (reg["enabled"], reg["tiktoken_encodings_base"], reg["set_by_registration"]) == (False, None, False)
+    assert (report["tiktoken_encodings_base"], report["registered_tier"]) == (None, None)
     assert report["vocabs"]["o200k_base"]["openai_harmony"]["status"] == "network"
-    assert report["vocabs"]["o200k_base"]["network_needed"] is False
+    assert report["vocabs"]["o200k_base"]["ok"] is True

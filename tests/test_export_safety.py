@@ -1,24 +1,30 @@
-"""Issue 10 items 11, 12 and 16 (export): concurrent exports keep every SHA256SUMS entry, a full
-disk changes nothing and names the path, a symlink out of the destination is not "unchanged".
-On the installed wheel, each command in a subprocess with a time-out."""
+"""Export's safety: concurrent exports keep every SHA256SUMS entry, a full disk changes nothing
+and names the path, a symlink out of the destination is not "unchanged"; issue 17: files that look
+like part files are never deleted, a held lock is waited for in the open and given up on, a
+signal leaves nothing, DEST/encodings as a symlink out of DEST is refused, a ``sha256sum --tag``
+SHA256SUMS is kept in its format. Each command runs in a subprocess with a time-out: on the
+installed wheel (integration), or from this checkout (``python -m harmony_vocab``)."""
 
 from __future__ import annotations
 
-import fcntl
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+import time
 from typing import Dict, Iterator, List
 
 import pytest
 
-from harmony_vocab.pins import PINS, VOCABS
-from support import SHARED_VOCAB, clean_env
+from harmony_vocab.pins import PINS
+from support import PYTHON, SHARED_VOCAB, clean_env
 
 TIMEOUT = 120
 RUNS = 20
+CORE = [name for name, pin in PINS.items() if pin.wheel == "core"]  # what the core wheel ships
 
 
 def hv(venv: Path, home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
@@ -62,54 +68,51 @@ def test_concurrent_exports_and_seed_cache_keep_every_entry(wheel_venv: Path, tm
     the same directory. Every run ends with every entry in SHA256SUMS, verified."""
     for run in range(RUNS):
         dest = tmp_path / f"run{run}"
-        procs = [start(wheel_venv, tmp_path, "export", str(dest), "--name", name) for name in VOCABS]
+        procs = [start(wheel_venv, tmp_path, "export", str(dest), "--name", name) for name in CORE]
         procs.append(start(wheel_venv, tmp_path, "seed-cache", "--tiktoken", str(dest)))
         for proc in procs:
             finish(proc)
-        assert sums(dest) == {PINS[n].file: PINS[n].sha256 for n in VOCABS}, f"run {run}"
+        assert sums(dest) == {PINS[n].file: PINS[n].sha256 for n in CORE}, f"run {run}"
         verified(dest)
         assert leftovers(dest) == []
 
 
-class DirLock:
-    """This test holding a directory's lock, as another export would."""
+def hold_lock(directory: Path) -> subprocess.Popen:
+    """Another process holding `directory`'s writers' lock (flock on the directory), as another
+    export would, until it is killed."""
+    code = ("import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(600)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(directory)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
 
-    def __init__(self, directory: Path) -> None:
-        self.fd = os.open(directory, os.O_RDONLY)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
 
-    def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-
-def blocked_on_flock(pid: int) -> bool:
-    """True when /proc/locks shows `pid` waiting ("->") for a FLOCK."""
-    with open("/proc/locks") as f:
-        return any("->" in line and "FLOCK" in line and f" {pid} " in line for line in f)
+def release(holder: subprocess.Popen) -> None:
+    holder.kill()
+    holder.wait(TIMEOUT)
 
 
 @pytest.mark.integration
 def test_export_waits_for_the_directory_lock_and_keeps_what_the_other_writer_added(
         wheel_venv: Path, tmp_path: Path) -> None:
-    """While another writer holds the directory, export waits (seen in /proc/locks), then merges
-    with the SHA256SUMS that writer left: read, merged and written under the lock."""
+    """While another writer holds the directory, export says it waits, then merges with the
+    SHA256SUMS that writer left: read, merged and written under the lock."""
     dest = tmp_path / "dest"
     dest.mkdir()
-    lock = DirLock(dest)
+    holder = hold_lock(dest)
     try:
         proc = start(wheel_venv, tmp_path, "export", str(dest), "--name", "o200k_base")
-        for _ in range(1200):  # until the export is seen waiting (or has ended, which fails below)
-            if blocked_on_flock(proc.pid) or proc.poll() is not None:
-                break
-            subprocess.run(["sleep", "0.05"])
-        assert blocked_on_flock(proc.pid), "export did not wait for the directory lock"
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert line.startswith(f"harmony-vocab: waiting for another process writing into {dest} "), line
         assert list(dest.iterdir()) == []
         other = "0" * 64
         (dest / "SHA256SUMS").write_text(f"{other}  other.bin\n")  # the other writer's entry
     finally:
-        lock.release()
+        release(holder)
     finish(proc)
     assert sums(dest) == {"other.bin": other, PINS["o200k_base"].file: PINS["o200k_base"].sha256}
 
@@ -135,22 +138,22 @@ def small_disk() -> Iterator[Path]:
 @pytest.mark.integration
 def test_export_onto_a_full_disk_changes_nothing_and_names_the_path(
         wheel_venv: Path, tmp_path: Path, small_disk: Path) -> None:
-    first, second = (PINS[n] for n in VOCABS)
+    first, second = (PINS[n] for n in CORE)
     assert first.size + second.size > 4 << 20 > first.size  # the premise: one fits, both do not
     dest = small_disk / "models"
     proc = hv(wheel_venv, tmp_path, "export", str(dest))
     assert proc.returncode == 1 and proc.stdout == ""
     needed = first.size + second.size + len(f"{first.sha256}  {first.file}\n{second.sha256}  {second.file}\n")
     assert proc.stderr.splitlines() == [
-        f"harmony-vocab: error: cannot write {dest / second.file}: No space left on device; nothing was "
-        f"changed in {dest} (the export needs {needed} bytes there)"]
+        f"harmony-vocab: error: {dest}: cannot be written: No space left on device; nothing was changed "
+        f"(the export needs {needed} bytes there)"]
     assert list(dest.iterdir()) == []  # no vocab without its entry, no part file
     # An earlier export's files are left as they were.
     proc = hv(wheel_venv, tmp_path, "export", str(dest), "--name", second.name)
     assert proc.returncode == 0, proc.stderr
     before = {p.name: p.read_bytes() for p in dest.iterdir()}
     proc = hv(wheel_venv, tmp_path, "export", str(dest), "--name", first.name)
-    assert proc.returncode == 1 and f"cannot write {dest / first.file}: No space left on device" in proc.stderr
+    assert proc.returncode == 1 and f"{dest}: cannot be written: No space left on device" in proc.stderr
     assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
     verified(dest)
 
@@ -193,14 +196,122 @@ def test_a_symlink_out_of_the_destination_is_not_unchanged(wheel_venv: Path, tmp
 def test_a_destination_that_is_a_file(wheel_venv: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dest"
     dest.write_text("not a directory")
-    for target, culprit in ((dest, dest), (dest / "sub", dest)):
+    for target in (dest, dest / "sub"):
         proc = hv(wheel_venv, tmp_path, "export", str(target))
         assert proc.returncode == 1 and proc.stdout == ""
-        where = "" if culprit == target else f"{culprit}: "
         assert proc.stderr.splitlines() == [
-            f"harmony-vocab: error: cannot export into {target}: {where}is a file, not a directory: "
-            f"remove it, or choose another directory"]
+            f"harmony-vocab: error: {dest}: is a file, not a directory: remove it, or choose another directory"]
     assert dest.read_text() == "not a directory"
+
+
+
+# ------------------------------------------------------------------ issue 17, from this checkout
+
+def hvc(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    """`python -m harmony_vocab ARGV` from this checkout (its packaged copies are the real vocab
+    files), in a clean environment."""
+    return subprocess.run([PYTHON, "-m", "harmony_vocab", *argv], env=clean_env(home, **env),
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def start_c(home: Path, *argv: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([PYTHON, "-m", "harmony_vocab", *argv], env=clean_env(home, **env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+USERS_PARTS = (".notes.draft001.part", ".model.safetensors.resume_1.part", ".o200k_base.tiktoken.abcd1234.part",
+               f".o200k_base.tiktoken.{socket.gethostname()[:32]}.999999.abcd1234.part")
+
+
+def test_export_never_deletes_files_that_look_like_part_files(tmp_path: Path) -> None:
+    """A user's own part files, however old and whatever their name (the old sweep's patterns:
+    8 characters, or this host and a pid that is not running), are left alone."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    for name in USERS_PARTS:
+        (dest / name).write_text(f"the user's {name}")
+        then = time.time() - 7200
+        os.utime(dest / name, (then, then))
+    proc = hvc(tmp_path, "export", str(dest), "--name", "o200k_base")
+    assert proc.returncode == 0, proc.stderr
+    for name in USERS_PARTS:
+        assert (dest / name).read_text() == f"the user's {name}"
+    assert sums(dest) == {PINS["o200k_base"].file: PINS["o200k_base"].sha256}
+
+
+@pytest.mark.parametrize("command", ["export", "seed-cache"])
+def test_a_held_lock_is_waited_for_in_the_open_then_given_up_with_one_line(tmp_path: Path, command: str) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    argv = ["export", str(dest)] if command == "export" else ["seed-cache", "--tiktoken", str(dest)]
+    holder = hold_lock(dest)
+    try:
+        proc = hvc(tmp_path, *argv, "--name", "o200k_base", HARMONY_VOCAB_LOCK_TIMEOUT="1")
+    finally:
+        release(holder)
+    assert proc.returncode == 1 and proc.stdout == ""
+    waiting, error = proc.stderr.splitlines()
+    assert waiting == f"harmony-vocab: waiting for another process writing into {dest} (up to 1s)"
+    assert error.startswith("harmony-vocab: error: ") and str(dest) in error
+    assert "HARMONY_VOCAB_LOCK_TIMEOUT" in error
+    assert list(dest.iterdir()) == []
+    # the control: with the lock free, the same command goes through at once, saying nothing
+    proc = hvc(tmp_path, *argv, "--name", "o200k_base", HARMONY_VOCAB_LOCK_TIMEOUT="1")
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_during_export_leaves_nothing(tmp_path: Path, sig: signal.Signals) -> None:
+    """Signalled while it waits its turn (a terminal closed, a service stopped): one line, nothing
+    written, no part file."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    holder = hold_lock(dest)
+    try:
+        proc = start_c(tmp_path, "export", str(dest))
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith("harmony-vocab: waiting for another process writing into")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        release(holder)
+    assert proc.returncode != 0 and out == ""
+    assert err.splitlines() == ["harmony-vocab: interrupted"]
+    assert list(dest.iterdir()) == []
+
+
+def test_an_encodings_symlink_out_of_dest_is_refused(tmp_path: Path) -> None:
+    dest, outside = tmp_path / "dest", tmp_path / "outside"
+    dest.mkdir()
+    outside.mkdir()
+    (dest / "encodings").symlink_to(outside)
+    proc = hvc(tmp_path, "export", str(dest), "--layout", "encodings")
+    assert proc.returncode == 1 and proc.stdout == ""
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith("harmony-vocab: error: ") and str(dest / "encodings") in line and "symlink" in line
+    assert list(outside.iterdir()) == [] and sorted(os.listdir(dest)) == ["encodings"]
+    # the control: a real directory there is written into
+    (dest / "encodings").unlink()
+    assert hvc(tmp_path, "export", str(dest), "--layout", "encodings").returncode == 0
+    verified(dest / "encodings")
+
+
+def test_a_tagged_sha256sums_is_read_and_kept_in_its_format(tmp_path: Path) -> None:
+    """A SHA256SUMS written by ``sha256sum --tag`` (which ``sha256sum -c`` reads): its entries are
+    kept and the new ones added in the same format."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "weights.bin").write_bytes(b"model weights")
+    subprocess.run("sha256sum --tag weights.bin > SHA256SUMS", shell=True, cwd=dest, check=True)
+    before = (dest / "SHA256SUMS").read_text()
+    proc = hvc(tmp_path, "export", str(dest))
+    assert proc.returncode == 0, proc.stderr
+    lines = (dest / "SHA256SUMS").read_text().splitlines()
+    assert before.strip() in lines
+    assert sorted(lines) == sorted([before.strip()] + [f"SHA256 ({PINS[n].file}) = {PINS[n].sha256}" for n in CORE
+                                                        if (dest / PINS[n].file).exists()])
+    assert len(lines) == 3
+    verified(dest)
 
 
 if sys.platform != "linux":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""Unit tests of harmony_vocab.fetch on small synthetic vocabs served from 127.0.0.1.
+"""Unit tests of harmony_vocab.download on small synthetic vocabs served from 127.0.0.1.
 
 pytest-httpserver covers well-formed HTTP (200, 404, 500, redirects, wrong bytes); a raw socket
 server (`RawServer`) covers what werkzeug cannot produce: connections dropped mid-body, bodies
@@ -24,10 +24,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from harmony_vocab import fetch
+import harmony_vocab.download as fetch
 from harmony_vocab.errors import FetchError, VocabError
-from harmony_vocab.pins import Pin
-from support import Handler, RawServer, response_head, trickle
+from harmony_vocab import cli
+from harmony_vocab.pins import PINS, Pin
+from support import Handler, RawServer, make_pin, response_head, trickle
 
 NAME = "o200k_base"
 PATH = f"/encodings/{NAME}.tiktoken"
@@ -64,7 +65,7 @@ def test_200_with_the_right_bytes(httpserver: HTTPServer, vocab: Tuple[Pin, byte
     httpserver.expect_request(PATH).respond_with_data(data, content_type="application/octet-stream")
     seen: List[Tuple[int, int]] = []
 
-    path = fetch.download(pin, dest, [httpserver.url_for(PATH)], progress=lambda n, t: seen.append((n, t)), **FAST)
+    path = fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], progress=lambda n, t: seen.append((n, t)), **FAST)
 
     assert path == dest / pin.file
     assert path.read_bytes() == data
@@ -81,7 +82,7 @@ def test_replaces_a_stale_file_only_with_a_verified_one(
     dest.mkdir()
     (dest / pin.file).write_bytes(b"stale")
     httpserver.expect_request(PATH).respond_with_data(data)
-    fetch.download(pin, dest, [httpserver.url_for(PATH)], **FAST)
+    fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
     assert (dest / pin.file).read_bytes() == data
 
 
@@ -91,7 +92,7 @@ def test_404_fails_without_retrying(httpserver: HTTPServer, vocab: Tuple[Pin, by
     url = httpserver.url_for(PATH)
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [url], tries=3, backoff=0)
+        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0)
 
     assert_failed_cleanly(info.value, dest, [url])
     assert [a.outcome for a in info.value.attempts] == ["HTTP 404 NOT FOUND"]
@@ -103,7 +104,7 @@ def test_500_then_200_retry_succeeds(httpserver: HTTPServer, vocab: Tuple[Pin, b
     httpserver.expect_oneshot_request(PATH).respond_with_data("busy", status=500)
     httpserver.expect_request(PATH).respond_with_data(data)
 
-    path = fetch.download(pin, dest, [httpserver.url_for(PATH)], tries=3, backoff=0)
+    path = fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], tries=3, backoff=0)
 
     assert path.read_bytes() == data
     assert [r.status_code for _, r in httpserver.log] == [500, 200]
@@ -120,7 +121,7 @@ def test_500_every_time_gives_up_after_the_bounded_tries(
     url = httpserver.url_for(PATH)
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [url], tries=3, backoff=0.25)
+        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0.25)
 
     assert_failed_cleanly(info.value, dest, [url])
     assert len(httpserver.log) == 3
@@ -133,14 +134,14 @@ def test_500_every_time_gives_up_after_the_bounded_tries(
 def test_module_constants_are_read_at_call_time(
     httpserver: HTTPServer, vocab: Tuple[Pin, bytes], dest: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The build hook tunes downloads through fetch.TRIES/BACKOFF: they must not be frozen as
+    """The build hook tunes downloads through download.TRIES/BACKOFF: they must not be frozen as
     default values when the module is imported."""
     pin, _ = vocab
     httpserver.expect_request(PATH).respond_with_data("busy", status=500)
     monkeypatch.setattr(fetch, "TRIES", 2)
     monkeypatch.setattr(fetch, "BACKOFF", 0)
     with pytest.raises(FetchError):
-        fetch.download(pin, dest, [httpserver.url_for(PATH)])
+        fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)])
     assert len(httpserver.log) == 2
 
 
@@ -152,7 +153,7 @@ def test_wrong_bytes_of_the_right_size(httpserver: HTTPServer, vocab: Tuple[Pin,
     url = httpserver.url_for(PATH)
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [url], tries=3, backoff=0)
+        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0)
 
     assert_failed_cleanly(info.value, dest, [url])
     message = str(info.value)
@@ -167,7 +168,7 @@ def test_redirect_to_the_real_file(httpserver: HTTPServer, vocab: Tuple[Pin, byt
     )
     httpserver.expect_request("/blob/real").respond_with_data(data)
 
-    path = fetch.download(pin, dest, [httpserver.url_for(PATH)], **FAST)
+    path = fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
 
     assert path.read_bytes() == data
     assert [r.path for r, _ in httpserver.log] == [PATH, "/blob/real"]
@@ -183,7 +184,7 @@ def test_redirect_to_a_missing_file_fails_cleanly(
     httpserver.expect_request("/gone").respond_with_data("gone", status=404)
     url = httpserver.url_for(PATH)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [url], **FAST)
+        fetch.download(pin.files[0], dest, [url], **FAST)
     assert_failed_cleanly(info.value, dest, [url])
 
 
@@ -194,7 +195,7 @@ def test_content_length_above_the_pin_is_refused(
     httpserver.expect_request(PATH).respond_with_data(data + b"x" * 10)
     url = httpserver.url_for(PATH)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [url], tries=3, backoff=0)
+        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0)
     assert_failed_cleanly(info.value, dest, [url])
     assert f"more than the pinned {pin.size}" in str(info.value)
     assert len(httpserver.log) == 1
@@ -205,7 +206,7 @@ def test_falls_through_to_the_next_url(httpserver: HTTPServer, vocab: Tuple[Pin,
     httpserver.expect_request("/mirror/" + pin.file).respond_with_data("", status=404)
     httpserver.expect_request(PATH).respond_with_data(data)
     urls = [httpserver.url_for("/mirror/" + pin.file), httpserver.url_for(PATH)]
-    path = fetch.download(pin, dest, urls, **FAST)
+    path = fetch.download(pin.files[0], dest, urls, **FAST)
     assert path.read_bytes() == data
     assert [r.path for r, _ in httpserver.log] == ["/mirror/" + pin.file, PATH]
 
@@ -222,7 +223,7 @@ def test_every_url_failing_names_each_one_in_order(
     urls = [httpserver.url_for("/a/" + pin.file), refused_url, httpserver.url_for("/b/" + pin.file)]
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, urls, tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin.files[0], dest, urls, tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, urls)
     outcomes = [(a.place, a.outcome) for a in info.value.attempts]
@@ -235,14 +236,14 @@ def test_every_url_failing_names_each_one_in_order(
 
 def test_download_urls_put_the_mirror_first(vocab: Tuple[Pin, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     pin, _ = vocab
-    assert fetch.download_urls(pin, "http://127.0.0.1:9/vocab/") == [
+    assert fetch.download_urls(pin.files[0], "http://127.0.0.1:9/vocab/") == [
         "http://127.0.0.1:9/vocab/" + pin.file, *pin.urls
     ]
     monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", "http://127.0.0.1:9/env")
-    assert fetch.download_urls(pin)[0] == "http://127.0.0.1:9/env/" + pin.file
-    assert fetch.download_urls(pin, "") == list(pin.urls)
+    assert fetch.download_urls(pin.files[0])[0] == "http://127.0.0.1:9/env/" + pin.file
+    assert fetch.download_urls(pin.files[0], "") == list(pin.urls)
     with pytest.raises(FetchError, match="HARMONY_VOCAB_BASE_URL"):
-        fetch.download_urls(pin, "127.0.0.1/vocab")
+        fetch.download_urls(pin.files[0], "127.0.0.1/vocab")
 
 
 # ---------------------------------------------------------------- misbehaving servers (raw sockets)
@@ -260,7 +261,7 @@ def test_connection_dropped_mid_body(
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2, "a dropped connection is retried"
@@ -277,7 +278,7 @@ def test_body_shorter_than_content_length(
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2
@@ -297,7 +298,7 @@ def test_body_without_length_ending_early(
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], **FAST)
+        fetch.download(pin.files[0], dest, [server.url(PATH)], **FAST)
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert f"ended after {pin.size - 10} of {pin.size} bytes" in str(info.value)
 
@@ -318,7 +319,7 @@ def test_slow_server_past_the_read_timeout(
     # Had the read time-out not fired, the server would have sent the whole file (after its
     # stall) and the download would have succeeded.
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
+        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2, "a time-out is retried"
@@ -354,7 +355,7 @@ def test_body_larger_than_the_pin_is_stopped_at_the_cap(
     server = raw_server(_endless(mode, total))
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 1, "an oversized body is not retried"
@@ -374,7 +375,7 @@ def test_announced_oversize_is_refused_before_reading(
     total = 256 << 20
     server = raw_server(_endless("content-length", total))
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert f"announces {total} bytes, more than the pinned {pin.size}: refused" in str(info.value)
     assert server.connections == 1
@@ -393,7 +394,7 @@ def test_interrupted_download_leaves_nothing(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fetch.download(pin, dest, [httpserver.url_for(PATH)], progress=interrupt, **FAST)
+        fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], progress=interrupt, **FAST)
     assert leftovers(dest) == []
 
 
@@ -411,7 +412,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(
     urls = [server.url(PATH), httpserver.url_for(PATH)]
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, urls, tries=3, backoff=0, connect_timeout=2, read_timeout=2, deadline=0.5)
+        fetch.download(pin.files[0], dest, urls, tries=3, backoff=0, connect_timeout=2, read_timeout=2, deadline=0.5)
 
     assert_failed_cleanly(info.value, dest, urls)
     first, second = info.value.attempts
@@ -431,14 +432,14 @@ def test_the_deadline_comes_from_the_environment(
     server = raw_server(trickle(data, head=100, step=16, pause=0.05))
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "0.4")
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, [server.url(PATH)], **{**FAST, "tries": 2})
+        fetch.download(pin.files[0], dest, [server.url(PATH)], **{**FAST, "tries": 2})
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert "the download deadline of 0.4s (HARMONY_VOCAB_DOWNLOAD_DEADLINE) had passed" in str(info.value)
     assert server.connections == 1, "no retry once the deadline has passed"
     # the same server, fast enough for the deadline: the download goes through
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "30")
     fast = raw_server(trickle(data, head=len(data)))
-    assert fetch.download(pin, dest, [fast.url(PATH)], **FAST).read_bytes() == data
+    assert fetch.download(pin.files[0], dest, [fast.url(PATH)], **FAST).read_bytes() == data
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "nan", "inf", "1e999"])
@@ -448,7 +449,7 @@ def test_a_bad_deadline_setting_is_named(
     pin, _ = vocab
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
     with pytest.raises(VocabError) as info:
-        fetch.download(pin, dest, [httpserver.url_for(PATH)], **FAST)
+        fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
     assert str(info.value) == (
         f"HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number of seconds: expected a positive "
         f"number, e.g. HARMONY_VOCAB_DOWNLOAD_DEADLINE=1800 (unset, it is 600)")
@@ -468,9 +469,9 @@ def test_credentials_are_sent_but_never_shown(
     ok = f"http://user:s3cr@t@127.0.0.1:{port}/ok/{pin.file}"
     gone = f"http://user:s3cr@t@127.0.0.1:{port}/gone/{pin.file}"
 
-    assert fetch.download(pin, dest, [ok], **FAST).read_bytes() == data  # the credentials were used
+    assert fetch.download(pin.files[0], dest, [ok], **FAST).read_bytes() == data  # the credentials were used
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest / "2", [gone], **FAST)
+        fetch.download(pin.files[0], dest / "2", [gone], **FAST)
     message = str(info.value)
     assert "s3cr" not in message and "user:" not in message
     assert f"http://***@127.0.0.1:{port}/gone/{pin.file}: HTTP 404 NOT FOUND" in message
@@ -481,7 +482,7 @@ def test_credentials_are_sent_but_never_shown(
 def test_a_bad_mirror_url_is_named_without_its_password(value: str, vocab: Tuple[Pin, bytes]) -> None:
     pin, _ = vocab
     with pytest.raises(FetchError) as info:
-        fetch.download_urls(pin, value)
+        fetch.download_urls(pin.files[0], value)
     message = str(info.value)
     assert "s3cret" not in message and message.startswith("HARMONY_VOCAB_BASE_URL='")
     assert "***@mirror.example/vocab' is not an http(s) URL" in message
@@ -494,7 +495,83 @@ def test_a_refused_offline_download_says_so_with_every_url(
     monkeypatch.setenv("HARMONY_VOCAB_OFFLINE", "1")
     urls = [httpserver.url_for(PATH), *pin.urls]
     with pytest.raises(FetchError) as info:
-        fetch.download(pin, dest, urls, **FAST)
+        fetch.download(pin.files[0], dest, urls, **FAST)
     assert str(info.value) == f"not downloading {pin.file}: not allowed: HARMONY_VOCAB_OFFLINE=1 forbids every download"
     assert [(a.place, a.outcome) for a in info.value.attempts] == [(", ".join(urls), fetch.OFFLINE_REFUSAL)]
     assert len(httpserver.log) == 0 and leftovers(dest) == []
+
+
+# ---------------------------------------------------------------- the `fetch` command (issue 17)
+
+@pytest.fixture
+def served(vocab: Tuple[Pin, bytes], httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+           connections: List[object]) -> Tuple[Pin, bytes]:
+    """o200k_base pinned to the synthetic vocab, its one canonical URL on 127.0.0.1 (an HTTP error
+    unless a test serves it): nothing leaves the machine. One try per URL; our cache in tmp_path."""
+    pin, data = vocab
+    local = make_pin(NAME, data, urls=[httpserver.url_for(f"/canonical/{pin.file}")])
+    monkeypatch.setitem(PINS, NAME, local)
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(fetch, "TRIES", 1)
+    return local, data
+
+
+def fetch_cli(capsys: pytest.CaptureFixture) -> Tuple[int, str, str]:
+    code = cli.main(["fetch", "--name", NAME])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_an_uppercase_scheme_mirror_is_accepted(
+    capsys: pytest.CaptureFixture, served: Tuple[Pin, bytes], httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path
+) -> None:
+    """Schemes are case-insensitive (RFC 3986): ``HTTP://host/`` is a mirror, used first."""
+    pin, data = served
+    httpserver.expect_request(f"/mirror/{pin.file}").respond_with_data(data)
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", f"HTTP://127.0.0.1:{httpserver.port}/mirror/")
+    code, out, err = fetch_cli(capsys)
+    assert (code, out, err) == (0, f"{tmp_path / 'cache' / pin.file}\n", "")
+    assert (tmp_path / "cache" / pin.file).read_bytes() == data
+    assert [r.path for r, _ in httpserver.log] == [f"/mirror/{pin.file}"]
+
+
+def test_a_mirror_host_label_of_64_characters_is_one_attempt_line_not_a_traceback(
+    capsys: pytest.CaptureFixture, served: Tuple[Pin, bytes], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pin, _ = served
+    mirror = f"http://{'a' * 64}.example/m/"
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", mirror)
+    code, out, err = fetch_cli(capsys)
+    assert (code, out) == (1, "")
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert lines[0].startswith(f"harmony-vocab: error: could not download a verified {pin.file}")
+    (line,) = [line for line in lines if f"{mirror}{pin.file}" in line]
+    assert line.startswith(f"  1. [download] {mirror}{pin.file}: ")
+    assert len(lines) == 3  # the error, the mirror's line, the canonical URL's line (404)
+    with pytest.raises(FetchError):  # the library raises its own error, not urllib3's
+        fetch.download(pin.files[0], tmp_path / "dest", [f"{mirror}{pin.file}"], **FAST)
+
+
+PASSWORD = "Xq7#Zk9/Wm4?Rt5 Yp8"  # a raw '#', '/', '?' and space, as a user types it
+PIECES = ("Xq7", "Zk9", "Wm4", "Rt5", "Yp8")
+
+
+@pytest.mark.parametrize("where", ["mirror", "proxy"])
+def test_credentials_with_raw_delimiters_never_appear_in_fetch_output(
+    capsys: pytest.CaptureFixture, served: Tuple[Pin, bytes], httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch,
+    where: str
+) -> None:
+    """A password that is not percent-encoded, in the mirror URL or in HTTPS_PROXY's user:password
+    (which requests quotes in its own message): no piece of it, nor the user, is printed."""
+    if where == "mirror":
+        monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", f"http://hvuser9:{PASSWORD}@127.0.0.1:{httpserver.port}/m/")
+    else:  # the mirror is not exempt from the proxy (NO_PROXY lists 127.0.0.1 only)
+        monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", "https://mirror.invalid/m/")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://hvuser9:{PASSWORD}@127.0.0.1:9/")
+    code, out, err = fetch_cli(capsys)
+    assert (code, out) == (1, "")
+    assert "Traceback" not in err and "[download]" in err
+    for secret in ("hvuser9", PASSWORD, *PIECES):
+        assert secret not in err, (secret, err)

@@ -36,11 +36,13 @@ TIKTOKEN_APP = textwrap.dedent(
 # without our hooks a user names the plugin module by hand (else: "Unknown encoding o200k_base").
 TIKTOKEN_PLUGIN = ("--hidden-import", "tiktoken_ext.openai_public")
 
-# harmony-vocab's own API in an app frozen without its hooks: no vocab files in the app.
+# harmony-vocab's own doctor and API in an app frozen without its hooks: no vocab files in the app.
 EXPLICIT_APP = textwrap.dedent(
     """
-    from harmony_vocab.resolution import resolve
+    from harmony_vocab import resolve
+    from harmony_vocab.cli import main
 
+    main(["doctor"])
     resolve("o200k_base")
     """
 )
@@ -88,9 +90,10 @@ def run_offline(app: Path, home: Path) -> subprocess.CompletedProcess:
 ], ids=["openai-harmony", "tiktoken"])
 def test_frozen_app_loads_the_gpt_oss_vocab_offline(freezer: Path, tmp_path: Path, source: str, output: str) -> None:
     app = freeze(freezer, tmp_path / "frozen", source)
-    for pin in PINS.values():  # the hook collected the verified vocab files
-        (copy,) = app.parent.glob(f"_internal/harmony_vocab/data/{pin.file}")
-        assert sha256_file(copy) == pin.sha256
+    for pin in PINS.values():  # the hook collected the verified vocab files the core ships
+        for f in pin.files:
+            copies = list(app.parent.glob(f"_internal/harmony_vocab*/data/{f.name}"))
+            assert [sha256_file(c) for c in copies] == ([f.sha256] if pin.wheel == "core" else []), f.name
     proc = run_offline(app, tmp_path / "home")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # The same tokens as the program run unfrozen in the venv (where the .pth registers).
@@ -113,9 +116,11 @@ def test_control_frozen_without_our_hooks_the_app_downloads_and_fails(
 
 
 def test_frozen_app_without_the_vocab_advises_a_rebuild_not_pip(without_our_hooks: Path, tmp_path: Path) -> None:
+    """doctor names the freezer; the error names PyInstaller's way to get the files in."""
     app = freeze(without_our_hooks, tmp_path / "frozen", EXPLICIT_APP)
     proc = run_offline(app, tmp_path / "home")
     assert proc.returncode != 0
+    assert "start-up registration: a frozen app built by PyInstaller" in proc.stdout, proc.stdout
     assert "VocabNotFoundError" in proc.stderr, proc.stderr
-    assert "rebuild this frozen app with harmony-vocab installed where PyInstaller runs" in proc.stderr
+    assert "frozen by PyInstaller" in proc.stderr and "installed where PyInstaller runs" in proc.stderr
     assert "pip install" not in proc.stderr

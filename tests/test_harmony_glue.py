@@ -1,5 +1,6 @@
-"""Unit tests of the openai-harmony glue that need no openai-harmony: encoding names, the
-directory handed to TIKTOKEN_ENCODINGS_BASE, and register()."""
+"""Unit tests of the openai-harmony glue (harmony_vocab.openai_harmony) on synthetic vocabs: the
+directory handed to TIKTOKEN_ENCODINGS_BASE, and register(). tests/test_integration.py runs
+the real openai-harmony."""
 
 from __future__ import annotations
 
@@ -10,12 +11,21 @@ from typing import Dict, Tuple
 
 import pytest
 
-from harmony_vocab import MissingExtraError, VocabError, VocabNotFoundError
-from harmony_vocab.harmony import directory_for, load_harmony_encoding, register, vocab_for_encoding
+from harmony_vocab.errors import MissingExtraError, VocabError, VocabNotFoundError
+from harmony_vocab.lookup import resolve
+from harmony_vocab.openai_harmony import directory_for, load_harmony_encoding, register
 from harmony_vocab.pins import Pin
-from harmony_vocab.resolution import resolve
 
 Synthetic = Dict[str, Tuple[Pin, bytes]]
+
+
+@pytest.fixture(autouse=True)
+def restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """register() sets two variables and installs a finder: undone after each test."""
+    for var in ("TIKTOKEN_ENCODINGS_BASE", "HARMONY_VOCAB_REGISTERED"):
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
 
 
 def fill(directory: Path, synthetic: Synthetic) -> None:
@@ -24,13 +34,10 @@ def fill(directory: Path, synthetic: Synthetic) -> None:
         (directory / pin.file).write_bytes(data)
 
 
-def test_encoding_names() -> None:
-    class HarmonyEncodingName:  # what openai_harmony's enum looks like to us: a .value
-        value = "HarmonyGptOss"
-
-    assert vocab_for_encoding("HarmonyGptOss") == vocab_for_encoding(HarmonyEncodingName()) == "o200k_base"
+def test_an_unknown_encoding_name_lists_the_known_ones() -> None:
+    pytest.importorskip("openai_harmony")
     with pytest.raises(VocabError, match="expected one of HarmonyGptOss"):
-        vocab_for_encoding("o200k")
+        load_harmony_encoding("o200k")
 
 
 def test_directory_is_the_files_own_when_they_are_canonically_named(synthetic: Synthetic, tmp_path: Path) -> None:
@@ -57,6 +64,22 @@ def test_a_renamed_file_gets_a_directory_of_links(synthetic: Synthetic, tmp_path
     assert (directory / pin.file).read_bytes() == data and (tmp_path / "file") not in directory.parents
 
 
+def test_a_non_utf8_directory_gets_a_readable_directory_of_links(synthetic: Synthetic, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17.7: openai-harmony cannot read a non-UTF-8 path: the files, canonically named,
+    are linked under a UTF-8 one. Control: the same files under a UTF-8 name are used in place."""
+    utf8 = tmp_path / "jürgen"
+    fill(utf8, synthetic)
+    assert directory_for({"o200k_base": resolve("o200k_base", vocab_dir=utf8)}) == utf8
+    latin1 = Path(os.fsdecode(bytes(tmp_path) + b"/j\xfcrgen"))
+    fill(latin1, synthetic)
+    monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
+    directory = directory_for({"o200k_base": resolve("o200k_base", vocab_dir=latin1)})
+    os.fsencode(directory).decode("utf-8")
+    pin, data = synthetic["o200k_base"]
+    assert (directory / pin.file).read_bytes() == data and os.readlink(directory / pin.file) == str(latin1 / pin.file)
+
+
 def test_register_sets_replaces_its_own_value_and_respects_an_operator(
     synthetic: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,8 +88,10 @@ def test_register_sets_replaces_its_own_value_and_respects_an_operator(
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == str(tmp_path / "package")
     assert os.environ["HARMONY_VOCAB_REGISTERED"] == f"package:{tmp_path / 'package'}"
     assert resolve("o200k_base").tier == "package"  # not counted as the environment tier
+    assert sum(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path) == 1
     fill(tmp_path / "model" / "encodings", synthetic)
     assert register(model_dir=tmp_path / "model") == tmp_path / "model" / "encodings"  # its own value: redone
+    assert sum(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path) == 1
     monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", "/operator/choice")
     assert register(model_dir=tmp_path / "model") == Path("/operator/choice")
     assert os.environ["TIKTOKEN_ENCODINGS_BASE"] == "/operator/choice"
@@ -79,8 +104,6 @@ def test_register_with_relative_settings_hands_over_an_absolute_directory(
     work = tmp_path / "work"
     fill(work / "vocab", synthetic)
     monkeypatch.chdir(work)
-    monkeypatch.setenv("TIKTOKEN_ENCODINGS_BASE", "")
-    monkeypatch.delenv("TIKTOKEN_ENCODINGS_BASE")  # restored (removed) after the test
     if setting == "files":
         for pin, _ in synthetic.values():
             monkeypatch.setenv(f"HARMONY_VOCAB_{pin.name.upper()}", f"vocab/{pin.file}")
@@ -107,9 +130,10 @@ def test_directory_for_a_relative_path_is_absolute(synthetic: Synthetic, tmp_pat
 
 
 def test_register_with_nothing_found_raises_and_sets_nothing(synthetic: Synthetic) -> None:
-    with pytest.warns(UserWarning), pytest.raises(VocabNotFoundError):
+    with pytest.raises(VocabNotFoundError):
         register()
     assert "TIKTOKEN_ENCODINGS_BASE" not in os.environ
+    assert "HARMONY_VOCAB_REGISTERED" not in os.environ
 
 
 def test_load_harmony_encoding_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,11 +18,10 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-import harmony_vocab.bundled
+import harmony_vocab.tiers as loc
 import harmony_vocab.tokenizer_json as tj
-from harmony_vocab import locations as loc
+from harmony_vocab.lookup import resolve
 from harmony_vocab.pins import PINS
-from harmony_vocab.resolution import resolve
 from lookup import report_in_subprocess
 from support import HF_PRODUCER, HUB_COMMIT, HUB_REPOS, HUB_TWO_REVISIONS, SHARED_VOCAB, HubCache, offline, run
 
@@ -68,7 +67,7 @@ def test_hub_cache_is_where_huggingface_hub_puts_it(hf_python: Path, env: Dict[s
     monkeypatch.chdir(cwd)
     proc = run([hf_python, HF_PRODUCER, "cache-dir"], env=dict(os.environ), cwd=cwd)
     theirs = Path(json.loads(proc.stdout)["HF_HUB_CACHE"])
-    assert Path(os.path.abspath(loc.hf_hub_cache())) == Path(os.path.abspath(theirs))
+    assert Path(os.path.abspath(loc.hf_hub_cache(os.environ))) == Path(os.path.abspath(theirs))
 
 
 # ------------------------------------------------------------------ the layout huggingface_hub writes
@@ -155,7 +154,8 @@ def test_repo_id_with_transformers_tokenizer_json_resolves_offline(
     tier model, the pinned bytes, in a process with no network. With the package's copy there,
     the model tier still wins (it comes first; the copy serves as the reference the fingerprint
     path returns); without it, every rank is rebuilt from the tokenizer.json."""
-    monkeypatch.setattr(harmony_vocab.bundled, "_dir", _package_dir(tmp_path, name, bundled))
+    package = str(_package_dir(tmp_path, name, bundled))
+    monkeypatch.setattr(loc, "data_dir", lambda wheel: package)
     monkeypatch.setenv("HF_HUB_CACHE", str(hf_hub.cache))
     monkeypatch.setenv(loc.ENV_MODEL_DIR, HUB_REPOS[name])
     monkeypatch.setenv(loc.ENV_CACHE_DIR, str(tmp_path / "ours"))
@@ -173,7 +173,8 @@ def test_repo_id_not_in_the_hub_cache_is_not_found_offline(name: str, tmp_path: 
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: the same offline process, the repo id in no hub cache and no package copy:
     nothing is found, and the trace names the hub cache path it looked for."""
-    monkeypatch.setattr(harmony_vocab.bundled, "_dir", _package_dir(tmp_path, name, bundled=False))
+    package = str(_package_dir(tmp_path, name, bundled=False))
+    monkeypatch.setattr(loc, "data_dir", lambda wheel: package)
     empty = tmp_path / "empty-hub"
     empty.mkdir()
     monkeypatch.setenv("HF_HUB_CACHE", str(empty))

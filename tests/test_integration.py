@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 import shutil
 import textwrap
+import zipfile
 from pathlib import Path
 from typing import Callable, Dict
 
 import pytest
 
-from harmony_vocab.locations import url_cache_name
 from harmony_vocab.pins import PINS
-from support import SHARED_VOCAB, clean_env, offline, run, venv_python
+from support import ROOT, SHARED_VOCAB, clean_env, offline, run, venv_python
 from support import run_python as python
 
 pytestmark = pytest.mark.integration
@@ -89,10 +89,10 @@ def test_load_harmony_encoding_from_a_renamed_copy(full_venv: Path, tmp_path: Pa
     shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", renamed)
     code = RENDER.replace(
         "enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)",
-        "import harmony_vocab\n"
-        f"enc = harmony_vocab.load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS, vocab_path={str(renamed)!r})",
+        "from harmony_vocab.openai_harmony import load_harmony_encoding as hv_load\n"
+        f"enc = hv_load(HarmonyEncodingName.HARMONY_GPT_OSS, vocab_path={str(renamed)!r})",
     )
-    # With the registration off, only harmony_vocab.load_harmony_encoding can have found the file.
+    # With the registration off, only harmony_vocab.openai_harmony.load_harmony_encoding can have found the file.
     out = python(full_venv, tmp_path, code, HARMONY_VOCAB_AUTOREGISTER="0").stdout
     assert "parsed: Quatre: 4" in out
 
@@ -103,10 +103,11 @@ def test_register_with_relative_settings_survives_a_chdir(full_venv: Path, tmp_p
     working directory afterwards still loads offline."""
     work = tmp_path / "work"
     (work / "vocab").mkdir(parents=True)
-    for pin in PINS.values():
+    core = {n: p for n, p in PINS.items() if p.wheel == "core"}
+    for pin in core.values():
         shutil.copy(SHARED_VOCAB / pin.file, work / "vocab")
     if setting == "files":
-        env = {f"HARMONY_VOCAB_{n.upper()}": f"vocab/{p.file}" for n, p in PINS.items()}
+        env = {f"HARMONY_VOCAB_{n.upper()}": f"vocab/{p.file}" for n, p in core.items()}
     else:
         env = {"HARMONY_VOCAB_MODEL_DIR": "vocab"}
     code = "import os, harmony_vocab\nharmony_vocab.register()\nos.chdir(os.path.expanduser('~'))\n" + RENDER
@@ -122,10 +123,10 @@ def test_load_harmony_encoding_is_safe_from_threads(full_venv: Path, tmp_path: P
         f"""
         import os
         from concurrent.futures import ThreadPoolExecutor
-        import harmony_vocab as hv
+        from harmony_vocab.openai_harmony import load_harmony_encoding
         sources = [dict(), dict(vocab_path={renamed!r}), dict(vocab_dir={str(SHARED_VOCAB)!r})] * 3
         with ThreadPoolExecutor(6) as pool:
-            encs = list(pool.map(lambda kw: hv.load_harmony_encoding("HarmonyGptOss", **kw), sources))
+            encs = list(pool.map(lambda kw: load_harmony_encoding("HarmonyGptOss", **kw), sources))
         ids = {{tuple(e.encode("hello <|start|>", allowed_special="all")) for e in encs}}
         print(len(encs), sorted(ids), "TIKTOKEN_ENCODINGS_BASE" in os.environ)
         """
@@ -139,12 +140,13 @@ def test_tiktoken_encoding_matches_tiktoken_from_a_seeded_cache(full_venv: Path,
     pin = PINS["cl100k_base" if name == "cl100k_base" else "o200k_base"]
     seeded = tmp_path / "tiktoken-cache"
     seeded.mkdir()
-    shutil.copy(SHARED_VOCAB / pin.file, seeded / url_cache_name(pin.canonical_url))
+    shutil.copy(SHARED_VOCAB / pin.file, seeded / pin.cache_key)
     code = textwrap.dedent(
         f"""
-        import json, os, tiktoken, harmony_vocab as hv
+        import json, os, tiktoken
+        from harmony_vocab.tiktoken import tiktoken_encoding
         corpus = {CORPUS!r}
-        ours = hv.tiktoken_encoding({name!r})
+        ours = tiktoken_encoding({name!r})
         cache = os.environ.pop("TIKTOKEN_CACHE_DIR")
         os.environ["TIKTOKEN_CACHE_DIR"] = os.path.join(cache, "unused")  # ours must not need it
         os.environ["TIKTOKEN_CACHE_DIR"] = cache
@@ -166,7 +168,7 @@ def test_tiktoken_encoding_matches_tiktoken_from_a_seeded_cache(full_venv: Path,
 
 
 def test_tiktoken_encoding_needs_no_tiktoken_cache(full_venv: Path, tmp_path: Path) -> None:
-    code = "import harmony_vocab as hv; print(hv.tiktoken_encoding('o200k_base').encode('hello world'))"
+    code = "from harmony_vocab.tiktoken import tiktoken_encoding; print(tiktoken_encoding('o200k_base').encode('hello world'))"
     out = python(full_venv, tmp_path, code, TIKTOKEN_CACHE_DIR=str(tmp_path / "empty")).stdout
     assert out.strip() == "[24912, 2375]"
     assert not (tmp_path / "empty").exists()
@@ -175,8 +177,9 @@ def test_tiktoken_encoding_needs_no_tiktoken_cache(full_venv: Path, tmp_path: Pa
 def test_glue_without_its_extra_names_the_extra(wheel_venv: Path, tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
-        import harmony_vocab as hv
-        for call in (lambda: hv.load_harmony_encoding("HarmonyGptOss"), lambda: hv.tiktoken_encoding("o200k_base")):
+        from harmony_vocab.openai_harmony import load_harmony_encoding
+        from harmony_vocab.tiktoken import tiktoken_encoding
+        for call in (lambda: load_harmony_encoding("HarmonyGptOss"), lambda: tiktoken_encoding("o200k_base")):
             try:
                 call()
             except ImportError as exc:
@@ -219,7 +222,67 @@ def test_startup_never_fails_a_program_start(make_venv: Callable[..., Path], dis
     assert out == ["False", "['package: missing']"]
 
 
-def test_pinned_hashes_are_the_mirror_hashes() -> None:
-    for pin in PINS.values():
-        digest = hashlib.sha256((SHARED_VOCAB / pin.file).read_bytes()).hexdigest()
-        assert digest == pin.sha256
+
+def test_the_wheel_ships_the_pth_and_the_start_file(dist: Dict[str, Path], wheel_venv: Path, tmp_path: Path) -> None:
+    """Both start-up hooks (the .pth line, and PEP 829's .start entry point for Python 3.15+) at
+    the top of the wheel, as in the source tree; the installed .start entry runs the start-up
+    registration in an interpreter where no .pth ran (-S)."""
+    with zipfile.ZipFile(dist["wheel"]) as wheel:
+        names = set(wheel.namelist())
+        for name in ("harmony_vocab.pth", "harmony_vocab.start", "_harmony_vocab_startup.py"):
+            assert name in names
+            assert wheel.read(name) == (ROOT / "src" / name).read_bytes()
+    site_packages = next(wheel_venv.glob("lib/python*/site-packages"))
+    entry = next(ln.strip() for ln in (site_packages / "harmony_vocab.start").read_text().splitlines()
+                 if ln.strip() and not ln.startswith("#"))
+    code = ("import os, sys, pkgutil; print(os.environ.get('TIKTOKEN_ENCODINGS_BASE')); "
+            f"sys.path.append({str(site_packages)!r}); pkgutil.resolve_name({entry!r})(); "
+            "print(os.environ.get('TIKTOKEN_ENCODINGS_BASE'), any(type(f).__name__ == 'TiktokenFinder' for f in sys.meta_path))")
+    proc = run(offline([venv_python(wheel_venv), "-S", "-c", code]), env=clean_env(tmp_path))
+    assert proc.stdout.splitlines() == ["None", f"{site_packages / 'harmony_vocab' / 'data'} True"]
+
+
+@pytest.mark.parametrize("keep", [0, 0.5])
+def test_a_damaged_start_up_module_costs_one_line_once(make_venv: Callable[..., Path], dist: Dict[str, Path],
+                                                       tmp_path: Path, keep: float) -> None:
+    """Issue 17.10: the installed _harmony_vocab_startup.py truncated (empty, or cut in the middle):
+    every start still succeeds and says so in at most one line on stderr (not once per site
+    directory: a venv reaches site-packages through lib and lib64)."""
+    venv = make_venv(str(dist["wheel"]))
+    module = next(venv.glob("lib/python*/site-packages/_harmony_vocab_startup.py"))
+    text = module.read_bytes()
+    module.write_bytes(text[: int(len(text) * keep)])
+    for cached in module.parent.glob("__pycache__/_harmony_vocab_startup.*"):
+        cached.unlink()
+    proc = run([venv_python(venv), "-c", "pass"], env=clean_env(tmp_path), check=False)
+    assert proc.returncode == 0
+    lines = proc.stderr.splitlines()
+    assert len(lines) <= 1, proc.stderr
+    assert all(ln.startswith("harmony-vocab: ") and "reinstall harmony-vocab" in ln for ln in lines)
+    # Programs run as ever.
+    assert run([venv_python(venv), "-c", "print(6 * 7)"], env=clean_env(tmp_path)).stdout == "42\n"
+
+
+def test_a_non_utf8_directory_is_never_handed_to_openai_harmony(full_venv: Path, tmp_path: Path) -> None:
+    """Issue 17.7: a directory whose name is not UTF-8 cannot be read by openai-harmony (Rust).
+    The start-up registration passes over HARMONY_VOCAB_O200K_BASE there (the packaged copy
+    serves), and load_harmony_encoding(vocab_dir=...) works offline through a link. Control:
+    openai-harmony pointed at that directory itself fails offline."""
+    latin1 = os.fsdecode(bytes(tmp_path) + b"/j\xfcrgen")
+    os.mkdir(latin1)
+    shutil.copy(SHARED_VOCAB / "o200k_base.tiktoken", latin1)
+    show = "import os, harmony_vocab as hv; print(os.environ['TIKTOKEN_ENCODINGS_BASE'] == str(hv.bundled_dir()))\n"
+    out = python(full_venv, tmp_path, show + RENDER,
+                 HARMONY_VOCAB_O200K_BASE=os.path.join(latin1, "o200k_base.tiktoken")).stdout
+    assert out.splitlines() == ["True", "parsed: Quatre: 4"]
+    explicit = RENDER.replace(
+        "enc = load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)",
+        "import os\nfrom harmony_vocab.openai_harmony import load_harmony_encoding as hv_load\n"
+        "enc = hv_load(HarmonyEncodingName.HARMONY_GPT_OSS, "
+        "vocab_dir=os.fsdecode(os.environb[b'VDIR']))",
+    )
+    out = python(full_venv, tmp_path, explicit, HARMONY_VOCAB_AUTOREGISTER="0", VDIR=latin1).stdout
+    assert "parsed: Quatre: 4" in out
+    control = python(full_venv, tmp_path, RENDER, check=False, HARMONY_VOCAB_AUTOREGISTER="0",
+                     TIKTOKEN_ENCODINGS_BASE=latin1)
+    assert control.returncode != 0 and "failed to download or load vocab file" in control.stderr

@@ -8,21 +8,22 @@ import hashlib
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
+import harmony_vocab.tiers as loc
 import harmony_vocab.tokenizer_json as tj
-from harmony_vocab import locations as loc
+from harmony_vocab import VocabWarning
 from harmony_vocab.errors import VocabNotFoundError
-from _harmony_vocab_lookup import MODEL_SUBDIRS as SUBDIRS
-from _harmony_vocab_paths import model_roots
-from _harmony_vocab_lookup import PINS, places
-from harmony_vocab.resolution import VocabWarning, resolve
+from harmony_vocab.lookup import resolve
+from harmony_vocab.tiers import MODEL_SUBDIRS as SUBDIRS
+from harmony_vocab.tiers import model_roots
 from harmony_vocab.tokenizer_json import TokenizerJsonError, rebuild
 from support import BYTE_ENCODER, to_tokenizer_json
-from lookup import NAME, World, flip, report_in_subprocess, write_candidate
+from lookup import NAME, World, cache_dir, flip, report_in_subprocess, write_candidate
 
 pytestmark = pytest.mark.usefixtures("connections")  # no network but 127.0.0.1
 
@@ -75,7 +76,7 @@ def rebuilds(monkeypatch: pytest.MonkeyPatch) -> List[Path]:
 
 
 def kept_dir() -> Path:
-    return loc.cache_dir() / "from-tokenizer-json"
+    return cache_dir() / "from-tokenizer-json"
 
 
 def hub_repo(repo_id: str, hub: Optional[Path] = None) -> Path:
@@ -105,13 +106,19 @@ def hub_snapshot(repo_id: str, rev: str, files: Dict[str, bytes], hub: Optional[
 # ------------------------------------------------------------------------------ sub-locations
 
 
-def test_sub_location_order(tmp_path: Path) -> None:
-    model = tmp_path / "m1"
-    model.mkdir()
-    looked_at = [p.label for p in places(NAME, {}, model_dir=str(model)) if p.tier == "model"]
-    file = PINS[NAME]["file"]
-    assert looked_at[:4] == [str(model / file), str(model / "encodings" / file),
-                             str(model / "tokenizer" / file), str(model / "original" / file)]
+def test_sub_location_order(world: World) -> None:
+    """The trace lists a model directory's copies in the order they are tried: the directory,
+    encodings/, tokenizer/, original/ (each under its own name first, then the caches' name)."""
+    model = world.base / "model"
+    for where in SUBDIRS:
+        write_candidate(sub(model, where) / world.pin.file, "flipped", world.data)
+        write_candidate(sub(model, where) / world.pin.cache_key, "flipped", world.data)
+    world.place("package")
+    with pytest.warns(VocabWarning):
+        r = resolve(NAME, model_dir=model)
+    assert r.tier == "package"
+    assert [a.place for a in r.attempts if a.tier == "model"] == [
+        str(sub(model, where) / name) for where in SUBDIRS for name in (world.pin.file, world.pin.cache_key)]
 
 
 SUB_PAIRS = [(a, b) for i, a in enumerate(SUBDIRS) for b in SUBDIRS[i + 1:]]
@@ -133,8 +140,8 @@ def test_each_sub_location_is_searched(world: World, where: str) -> None:
     world.mp.setenv(loc.ENV_MODEL_DIR, str(model))
     r = resolve(NAME)
     assert (r.tier, r.path) == ("model", sub(model, where) / world.pin.file)
-    missing = [a.place for a in r.attempts if a.tier == "model" and a.outcome == "missing"]
-    assert missing == [str(sub(model, s) / world.pin.file) for s in SUBDIRS[:SUBDIRS.index(where)]]
+    # Only the places that hold something are listed.
+    assert [a.place for a in r.attempts if a.tier == "model"] == [str(sub(model, where) / world.pin.file)]
 
 
 def test_bad_file_in_earlier_sub_location_warns_and_later_one_wins(world: World) -> None:
@@ -212,16 +219,26 @@ def test_corrupt_kept_copy_is_rebuilt(world: World, rebuilds: List[Path]) -> Non
     r = resolve(NAME, model_dir=model)
     assert r.path == kept and kept.read_bytes() == world.data
     assert len(rebuilds) == 2
-    assert any(a.place.endswith(f"(rebuilt copy {kept})") and "sha256 mismatch" in a.outcome
-               for a in r.attempts)
+    # The same in a new process, whose first look at the kept copy finds it damaged.
+    kept.write_bytes(flip(world.data))
+    report = report_in_subprocess(NAME, {"model_dir": str(model)})
+    assert (report.get("tier"), report.get("path"), report["rebuilds"]) == ("model", str(kept), 1), report
+    assert kept.read_bytes() == world.data and report["warnings"] == []
 
 
 def test_changed_tokenizer_json_is_rebuilt(world: World, rebuilds: List[Path]) -> None:
+    """The kept copy is keyed by the tokenizer.json's content: new content is rebuilt anew, a
+    touched file (same bytes, new mtime) is not."""
     model = world.base / "model"
-    tokenizer = write_tokenizer(model, tokenizer_dict(world.data))
+    tok = tokenizer_dict(world.data)
+    tokenizer = write_tokenizer(model, tok)
     first = resolve(NAME, model_dir=model).path
     st = tokenizer.stat()
     os.utime(tokenizer, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert resolve(NAME, model_dir=model).path == first
+    assert len(rebuilds) == 1
+    tok["added_tokens"] = [{"id": world.pin.ranks, "content": "<|endoftext|>", "special": True}]
+    write_tokenizer(model, tok)
     second = resolve(NAME, model_dir=model).path
     assert len(rebuilds) == 2 and second != first and second.read_bytes() == world.data
 
@@ -483,7 +500,146 @@ def test_unwritable_cache_keeps_the_rebuilt_copy_for_the_process(world: World) -
     world.mp.setenv(loc.ENV_CACHE_DIR, str(not_a_dir))
     model = world.base / "model"
     write_tokenizer(model, tokenizer_dict(world.data))
-    r = resolve(NAME, model_dir=model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = resolve(NAME, model_dir=model)
     assert r.tier == "model" and r.path.read_bytes() == world.data
-    assert "for this process only" in r.attempts[-1].place
-    assert any("cannot keep the rebuilt copy here" in a.outcome for a in r.attempts)
+    assert str(r.path) in r.attempts[-1].place  # the trace says where the copy is
+    assert not_a_dir not in r.path.parents and not_a_dir.is_file()
+    assert resolve(NAME, model_dir=model).path == r.path  # kept for the process
+
+
+# ------------------------------------------------------------------ one search of a model directory
+
+
+@pytest.mark.parametrize("layout", ["original/<sha1 of the URL>", "<sha1 of the URL>", "encodings/<name>"])
+def test_verify_and_resolve_agree_on_a_model_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       layout: str) -> None:
+    """Issue 15: a directory holding the vocab only under the name the caches give it (the sha1
+    of its URL), in original/, passes `verify DIR` and is found by `resolve --model-dir DIR`:
+    both search it by one function (tiers.directory_places). Real pins, real files."""
+    from harmony_vocab.cli import main
+    from harmony_vocab.pins import PINS
+    from support import SHARED_VOCAB
+
+    pin = PINS[NAME]
+    model = tmp_path / "model"
+    rel = layout.replace("<sha1 of the URL>", pin.cache_key).replace("<name>", pin.file)
+    (model / rel).parent.mkdir(parents=True, exist_ok=True)
+    (model / rel).write_bytes((SHARED_VOCAB / pin.file).read_bytes())
+    assert main(["verify", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert str(model / rel) in out and "FAILED" not in out
+    assert main(["resolve", NAME, "--model-dir", str(model), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["tier"], report["paths"]) == ("model", [str(model / rel)])
+    assert resolve(NAME, model_dir=model).path == model / rel
+
+
+def test_verify_and_resolve_agree_on_a_name_neither_knows(world: World,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The control: the same file under a name neither tier knows (the sha1 of another URL) is
+    refused by both."""
+    from harmony_vocab.cli import main
+
+    model = world.base / "model"
+    other = hashlib.sha1(b"https://example.invalid/o200k_base.tiktoken").hexdigest()
+    write_candidate(model / "original" / other, "good", world.data)
+    world.place("package")
+    assert main(["verify", str(model)]) == 1
+    capsys.readouterr()
+    with pytest.warns(VocabWarning, match="holds neither"):
+        assert resolve(NAME, model_dir=model).tier == "package"
+
+
+# ------------------------------------------------------------------ rebuilt copies, keyed by content
+
+
+def test_copies_of_a_model_directory_share_one_rebuilt_copy(world: World, rebuilds: List[Path]) -> None:
+    """Two copies of one model directory (say, on two mounts) hold the same tokenizer.json: one
+    rebuild, one kept copy, in this process and in the next; other content gets its own."""
+    content = json.dumps(tokenizer_dict(world.data), ensure_ascii=False).encode()
+    first = write_tokenizer(world.base / "copy-a", content)
+    write_tokenizer(world.base / "copy-b" / "original", content)
+    a = resolve(NAME, model_dir=first.parent)
+    b = resolve(NAME, model_dir=world.base / "copy-b")
+    assert a.path == b.path and a.path.read_bytes() == world.data
+    assert cache_dir() in a.path.parents
+    assert rebuilds == [first]
+    report = report_in_subprocess(NAME, {"model_dir": str(world.base / "copy-b")})
+    assert (report.get("tier"), report.get("path"), report["rebuilds"]) == ("model", str(a.path), 0), report
+    # The control: a tokenizer.json with other content (a special token added) is another copy.
+    tok = tokenizer_dict(world.data)
+    tok["added_tokens"] = [{"id": world.pin.ranks, "content": "<|endoftext|>", "special": True}]
+    third = write_tokenizer(world.base / "copy-c", tok)
+    c = resolve(NAME, model_dir=third.parent)
+    assert c.path != a.path and c.path.read_bytes() == world.data
+    assert rebuilds == [first, third]
+
+
+# ------------------------------------------------------------------ threads at once
+
+
+def resolve_in_threads(model: Path, count: int = 8) -> Tuple[List[Any], List[str]]:
+    """`resolve` of `model` from `count` threads released at once: their results (a Resolution or
+    the exception) and every VocabWarning any of them raised."""
+    import threading
+
+    barrier = threading.Barrier(count, timeout=30)
+    results: List[Any] = [None] * count
+
+    def work(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = resolve(NAME, model_dir=model)
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[i] = exc
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    return results, [str(w.message) for w in caught if issubclass(w.category, VocabWarning)]
+
+
+@pytest.fixture
+def slow_rebuilds(monkeypatch: pytest.MonkeyPatch) -> List[Path]:
+    """Count rebuilds and make each one take a while, so that threads overlap it."""
+    calls: List[Path] = []
+    real = tj.rebuild
+
+    def slow(path: Any, *args: Any, **kwargs: Any) -> bytes:
+        calls.append(Path(path))
+        time.sleep(0.3)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(tj, "rebuild", slow)
+    return calls
+
+
+def test_threads_resolving_one_tokenizer_json_rebuild_once_without_warning(world: World,
+                                                                           slow_rebuilds: List[Path]) -> None:
+    model = world.base / "model"
+    tokenizer = write_tokenizer(model, tokenizer_dict(world.data))
+    results, warned = resolve_in_threads(model)
+    assert warned == []
+    assert all(getattr(r, "tier", None) == "model" for r in results), results
+    assert len({r.path for r in results}) == 1 and results[0].path.read_bytes() == world.data
+    assert slow_rebuilds == [tokenizer]
+
+
+def test_threads_resolving_a_bad_tokenizer_json_each_warn(world: World, slow_rebuilds: List[Path]) -> None:
+    """The control: the warnings of every thread are seen (a rejected tokenizer.json: each thread
+    warns), and the file is still rebuilt, and rejected, once."""
+    model = world.base / "model"
+    tok = tokenizer_dict(world.data)
+    change_token(tok, world.pin.ranks - 1)
+    tokenizer = write_tokenizer(model, tok)
+    world.place("package")
+    results, warned = resolve_in_threads(model)
+    assert all(getattr(r, "tier", None) == "package" for r in results), results
+    assert len(warned) == len(results) and all(f"not the pinned {NAME}" in w for w in warned)
+    assert slow_rebuilds == [tokenizer]

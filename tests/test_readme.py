@@ -2,9 +2,11 @@
 
 Fenced blocks are told apart by their info string:
 - ``sh``: run with bash in a "connected" venv (PyPI reachable), from a copy of the project with
-  ``../shared/vocab`` beside it, as in the README;
+  ``../shared/vocab`` beside it, as in the README; the first one is the README's first command,
+  whose ``doctor`` must show both tools loading offline;
 - ``sh air-gapped``: run with bash under ``unshare -n`` in a second, fresh venv (the air-gapped
-  machine), from the same folder (so it sees the ``wheelhouse`` the connected steps made);
+  machine), from the same folder (so it sees the ``wheelhouse`` the connected steps made): the
+  offline build of both wheels takes its build requirements from that wheelhouse alone;
 - ``sh mirror``: run in the connected venv with ``HARMONY_VOCAB_BASE_URL`` pointing at a local
   HTTP server that serves the vocab files (the "internal mirror");
 - ``sh test-command``: the test command itself; CI runs it (``.ci/run``), so here it is only
@@ -25,9 +27,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
+from harmony_vocab.tiers import tiers_table
 from support import PYTHON, ROOT, SHARED_VOCAB, clean_env, offline, run, venv_python
-
-pytestmark = pytest.mark.integration
 
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```", re.S | re.M)
 
@@ -43,6 +44,11 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_command() -> No
     assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
+def test_readme_table_of_the_lookup_order_is_the_one_tiers_makes() -> None:
+    assert tiers_table().strip() in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.integration
 def test_every_readme_command_works(tmp_path: Path, httpserver) -> None:  # type: ignore[no-untyped-def]
     from conftest import copy_tree
 
@@ -61,18 +67,23 @@ def test_every_readme_command_works(tmp_path: Path, httpserver) -> None:  # type
             run([PYTHON, "-m", "venv", venvs[kind]])
         return venvs[kind]
 
-    def shell(script: str, kind: str, cwd: Path, is_offline: bool, **extra: str) -> None:
+    def shell(script: str, kind: str, cwd: Path, is_offline: bool, **extra: str) -> str:
         bindir = venv(kind) / "bin"
         env = clean_env(tmp_path / f"home-{kind}", VIRTUAL_ENV=str(venv(kind)), **extra)
         env["PATH"] = f"{bindir}{os.pathsep}{env['PATH']}"
         cmd = ["bash", "-euo", "pipefail", "-c", script]
         proc = run(offline(cmd) if is_offline else cmd, env=env, cwd=cwd, check=False)
         assert proc.returncode == 0, f"README block failed ({kind}):\n{script}\n{proc.stdout}\n{proc.stderr}"
+        return proc.stdout
 
     python_blocks = []
+    first = True
     for info, body in blocks():
         if info == "sh":
-            shell(body, "connected", project, False)
+            out = shell(body, "connected", project, False)
+            if first:  # install with both tools, then doctor: each loads o200k_base offline
+                assert "unmodified openai-harmony: offline" in out and "unmodified tiktoken: offline" in out, out
+                first = False
         elif info == "sh air-gapped":
             shell(body, "air-gapped", project, True)
         elif info == "sh mirror":
@@ -100,4 +111,8 @@ def test_every_readme_command_works(tmp_path: Path, httpserver) -> None:  # type
         proc = run(offline([venv_python(venv("air-gapped")), "-c", body]),
                    env=clean_env(tmp_path / "home-py"), cwd=project)
         assert "package" in proc.stdout
-    assert len(list((project / "wheelhouse").glob("harmony_vocab-*.whl"))) == 1
+    for name in ("harmony_vocab-*.whl", "harmony_vocab_legacy-*.whl", "hatchling-*.whl"):
+        assert len(list((project / "wheelhouse").glob(name))) == 1, name
+    # the air-gapped build made both wheels, from the wheelhouse alone
+    assert sorted(p.name.split("-")[0] for p in (project / "dist").glob("*.whl")) == ["harmony_vocab",
+                                                                                       "harmony_vocab_legacy"]

@@ -105,6 +105,8 @@ def cmd_path(args: "argparse.Namespace") -> int:
 
 def cmd_resolve(args: "argparse.Namespace") -> int:
     """Run the lookup order; print the winner and every place looked at."""
+    import warnings
+
     from .errors import VocabIntegrityError, VocabNotFoundError
     from .lookup import resolve
 
@@ -112,9 +114,11 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
                                 "error": None}
     failure: "Optional[Exception]"
     try:
-        found = resolve(args.name, vocab_path=_given(args.vocab_path, "--vocab-path"),
-                        vocab_dir=_given(args.vocab_dir, "--vocab-dir"), model_dir=_given(args.model_dir, "--model-dir"),
-                        download=True if args.download else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the trace printed below says the same
+            found = resolve(args.name, vocab_path=_given(args.vocab_path, "--vocab-path"),
+                            vocab_dir=_given(args.vocab_dir, "--vocab-dir"),
+                            model_dir=_given(args.model_dir, "--model-dir"), download=True if args.download else None)
     except (VocabNotFoundError, VocabIntegrityError) as exc:
         attempts, failure = exc.attempts, exc
     else:
@@ -122,7 +126,7 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
         result.update(ok=True, tier=found.tier, paths=[os.path.abspath(p) for p in found.paths])
     result["attempts"] = [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok} for a in attempts]
     if failure is not None:
-        result["error"] = str(failure).splitlines()[0]
+        result["error"] = _failure_line(failure)
     if args.json:
         _json(result)
     else:
@@ -131,10 +135,22 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
         out("places looked at, in order:\n" + "".join(f"  {i}. [{a['tier']}] {a['place']}: {a['outcome']}\n"
                                                       for i, a in enumerate(result["attempts"], 1)))
     if failure is not None:
-        err(f"{PROG}: error: {str(failure).splitlines()[0]}" + (f" {failure.advice.splitlines()[0]}"
-                                                                if isinstance(failure, VocabNotFoundError) else ""))
+        err(f"{PROG}: error: {result['error']}")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _failure_line(failure: Exception) -> str:
+    """One line for a failed lookup: an explicit choice's own failure, else a summary (the trace
+    is printed with it)."""
+    from .errors import VocabNotFoundError
+
+    if not isinstance(failure, VocabNotFoundError):
+        return str(failure).splitlines()[0]
+    last = failure.attempts[-1] if failure.attempts else None
+    if last is not None and last.tier == "explicit":
+        return f"{last.place}: {last.outcome}"
+    return f"no verified copy of the {failure.name} vocab found. {len(failure.attempts)} places looked at: none holds it"
 
 
 def cmd_verify(args: "argparse.Namespace") -> int:
@@ -299,6 +315,11 @@ def build_parser() -> "argparse.ArgumentParser":
     from .tiers import ENV_LOCK_TIMEOUT
 
     class Parser(argparse.ArgumentParser):
+        def _print_message(self, message: str, file: "Any" = None) -> None:
+            # argparse swallows a failed write (--help into a closed pipe would exit 0)
+            if message:
+                out(message) if file is None or file is sys.stdout else err(message.rstrip("\n"))
+
         def error(self, message: str) -> "Any":
             self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
@@ -397,7 +418,7 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
             signal.signal(getattr(signal, sig), _interrupt)
     with warnings.catch_warnings():
         warnings.resetwarnings()  # PYTHONWARNINGS=error must not turn our notices into tracebacks
-        warnings.simplefilter("always")
+        warnings.simplefilter("default")  # one line per distinct notice
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:

@@ -80,6 +80,8 @@ def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
                                "detail": place.outcome})
         elif place.kind == "tokenizer.json":
             path, outcome = rebuilt_copy(place.paths[0], PINS[name], cache_dir(os.environ))
+            if outcome.startswith(place.paths[0]):  # the line names the path once
+                outcome = outcome[len(place.paths[0]):].lstrip(": ")
             checks.append({"tier": tier, "name": name, "path": place.paths[0],
                            "status": "ok" if path else "failed", "detail": outcome})
         else:
@@ -105,6 +107,12 @@ def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[s
                  "detail": "holds no vocab file (looked in ./, encodings/, tokenizer/, original/)"}]
         elif not os.path.lexists(path):
             checks.append({"tier": None, "name": None, "path": path, "status": "failed", "detail": "missing"})
+        elif os.path.basename(path) == "tokenizer.json":  # rebuilt, as the model tier does
+            from .tiers import Place
+
+            found = [c for n in names if PINS[n].ranks and len(PINS[n].files) == 1
+                     for c in check_places([Place("", path, (path,), kind="tokenizer.json")], n)]
+            checks += [c for c in found if c["status"] == "ok"] or found[:1]
         else:
             checks.append(check(None, names[0] if len(names) == 1 else _identify(path, names), path))
     return checks

@@ -86,7 +86,8 @@ def pin_from_mapping(name: str, entry: "Mapping[str, Any]") -> Pin:
                tuple(entry.get("encodings", ())), int(entry.get("ranks", 0)), entry.get("byte_level_sha256"))
 
 
-PINS: "Dict[str, Pin]" = {name: pin_from_mapping(name, entry) for name, entry in _RAW.items()}
+_ENTRIES: "Dict[str, Any]" = _RAW  # generated literals: mypy would infer object for mixed values
+PINS: "Dict[str, Pin]" = {name: pin_from_mapping(name, entry) for name, entry in _ENTRIES.items()}
 VOCABS: "Tuple[str, ...]" = tuple(PINS)
 """Every pinned vocab name, core and companion, in manifest order."""
 WHEELS: "Dict[str, Dict[str, str]]" = {k: dict(v) for k, v in _RAW_WHEELS.items()}

@@ -178,7 +178,7 @@ def bundled_dir(wheel: str = "core") -> "Path":
     temporary directory that lives until the interpreter exits."""
     from pathlib import Path
 
-    found = data_dir(wheel)
+    found = data_dir(wheel) or _extracted.get(wheel)
     if found is not None:
         return Path(found)
     from importlib.resources import files
@@ -196,7 +196,12 @@ def bundled_dir(wheel: str = "core") -> "Path":
                 (target / f.name).write_bytes((resource / f.name).read_bytes())
             except (OSError, KeyError):
                 continue  # left missing: the lookup reports it
+    _extracted[wheel] = str(target)
     return target
+
+
+_extracted: "Dict[str, str]" = {}
+"""The directory each wheel's files were extracted to from a zip import, once per process."""
 
 
 def installed_vocabs() -> "List[str]":

@@ -118,12 +118,12 @@ def patch(module: types.ModuleType) -> bool:
     @functools.wraps(read_original)
     def read_file_cached(blobpath: str, expected_hash: "Optional[str]" = None) -> bytes:
         data = serve(blobpath, expected_hash)
-        return read_original(blobpath, expected_hash) if data is None else data  # type: ignore[no-any-return]
+        return read_original(blobpath, expected_hash) if data is None else data  # type: ignore[no-any-return,unused-ignore]
 
     @functools.wraps(load_original)
     def load_tiktoken_bpe(tiktoken_bpe_file: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
         data = serve(tiktoken_bpe_file, expected_hash)
-        return load_original(tiktoken_bpe_file, expected_hash) if data is None else parse_ranks(data)  # type: ignore[no-any-return]
+        return load_original(tiktoken_bpe_file, expected_hash) if data is None else parse_ranks(data)  # type: ignore[no-any-return,unused-ignore]
 
     for name, wrapper in (("read_file_cached", read_file_cached), ("load_tiktoken_bpe", load_tiktoken_bpe)):
         setattr(wrapper, "__harmony_vocab__", True)

@@ -150,8 +150,12 @@ def rebuilt_copy(tokenizer: str, pin: Pin, cache: "Optional[str]") -> "Tuple[Opt
     with _lock:
         if (key, pin.name) in _memo:
             path, reason = _memo[(key, pin.name)]
-            if path is None or os.path.isfile(path):
+            try:
+                if path is not None:
+                    check_file(path, pin.files[0])  # hashed again only if it changed
                 return path, reason or "rebuilt copy " + str(path)
+            except (OSError, VocabError):
+                pass  # the kept copy was damaged or removed: rebuilt below
         folder = os.path.join(cache or str(process_temp_dir()), KEPT_DIR, key)
         kept, rejected = os.path.join(folder, pin.file), os.path.join(folder, pin.name + ".rejected")
         try:
