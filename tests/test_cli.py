@@ -642,9 +642,8 @@ def test_fetch_with_a_bad_deadline_setting_exits_1_with_one_line(
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
     r = hv(capsys, "fetch", "--name", "o200k_base")
     assert (r.code, r.out) == (1, "")
-    assert r.err == (f"harmony-vocab: error: HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number of "
-                     f"seconds: expected a positive number, e.g. HARMONY_VOCAB_DOWNLOAD_DEADLINE=1800 "
-                     f"(unset, it is 600)\n")
+    assert r.err.startswith(f"harmony-vocab: error: HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number")
+    assert r.err.count("\n") == 1
     assert len(httpserver.log) == 0
 
 

@@ -450,9 +450,9 @@ def test_a_bad_deadline_setting_is_named(
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
     with pytest.raises(VocabError) as info:
         fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
-    assert str(info.value) == (
-        f"HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r} is not a number of seconds: expected a positive "
-        f"number, e.g. HARMONY_VOCAB_DOWNLOAD_DEADLINE=1800 (unset, it is 600)")
+    message = str(info.value)  # one line naming the setting, its value and what is expected
+    assert f"HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r}" in message and "positive number" in message
+    assert "\n" not in message
     assert len(httpserver.log) == 0 and leftovers(dest) == []
 
 

@@ -177,23 +177,12 @@ def _waiting(message: str) -> None:
     err(f"{PROG}: {message}")
 
 
-def _lock_timeout() -> float:
-    from .files import LOCK_TIMEOUT
-    from .tiers import ENV_LOCK_TIMEOUT
-
-    value = os.environ.get(ENV_LOCK_TIMEOUT) or ""
-    try:
-        return float(value) if value.strip() else LOCK_TIMEOUT
-    except ValueError:
-        raise UsageError(f"{ENV_LOCK_TIMEOUT}={value!r} is not a number of seconds") from None
-
-
 def cmd_export(args: "argparse.Namespace") -> int:
     """Copy verified files and a SHA256SUMS into DEST (or DEST/encodings)."""
     from .export import export
 
     done = export(_given(args.dest, "DEST") or "", _names(args), layout=args.layout, force=args.force,
-                  lock_timeout=_lock_timeout(), waiting=_waiting)
+                  waiting=_waiting)
     out("".join(f"{action:<9} {path}\n" for action, path in done))
     return EXIT_OK
 

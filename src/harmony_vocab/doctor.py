@@ -18,7 +18,7 @@ from .tiers import (
     TIKTOKEN_ENCODINGS_BASE,
     cache_dir,
     directory_places,
-    flag,
+    FALSE_WORDS,
     harmony_cache_dir,
     harmony_readable,
     installed_vocabs,
@@ -200,7 +200,7 @@ def _situation() -> "Dict[str, Any]":
         kind, why = "frozen", f"a frozen app built by {built_by}" + ("" if ran else ": no start-up registration ran")
     elif ran:
         kind, why = "site", "the .pth ran at start-up"
-    elif flag(os.environ, ENV_AUTOREGISTER, True) is False:
+    elif (os.environ.get(ENV_AUTOREGISTER) or "").strip().lower() in FALSE_WORDS:  # as the shim's `enabled`
         kind, why = "disabled", (f"{ENV_AUTOREGISTER}={os.environ[ENV_AUTOREGISTER]} turned off the start-up "
                                  f"registration and the tiktoken hook; to undo: unset {ENV_AUTOREGISTER}")
     elif not os.path.isdir(package):

@@ -7,7 +7,6 @@ download starts (install ``harmony-vocab[download]`` for run-time downloads).
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import socket
@@ -28,6 +27,7 @@ from .tiers import (
     TIKTOKEN_ENCODINGS_BASE,
     file_env_var,
     flag,
+    seconds,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,15 +56,6 @@ class _Failure(Exception):
         self.retry = retry
 
 
-def env_flag(var: str, default: bool, environ: Optional[Mapping[str, str]] = None) -> bool:
-    """A boolean variable; `VocabError` naming it when its value is no boolean."""
-    environ = os.environ if environ is None else environ
-    value = flag(environ, var, default)
-    if value is None:
-        raise VocabError(f"{var}={environ[var]!r} is not a boolean: use 1 or 0 (also true/false, yes/no, on/off)")
-    return value
-
-
 def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Optional[str] = None) -> List[str]:
     """The URLs to try for `f`, in order: the mirror (`base_url`, else $HARMONY_VOCAB_BASE_URL)
     joined with the file name, then the pinned URLs, canonical first. A mirror that is not an
@@ -82,25 +73,6 @@ def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Opti
         urls.append(mirror.rstrip("/") + "/" + f.name)
     urls.extend(u for u in f.urls if u not in urls)
     return urls
-
-
-def download_deadline(environ: Optional[Mapping[str, str]] = None) -> float:
-    """The most seconds one file's download may take, every URL and try included:
-    ``$HARMONY_VOCAB_DOWNLOAD_DEADLINE``, else `DEADLINE`. A value that is not a positive number
-    raises `VocabError` naming the variable."""
-    value = (os.environ if environ is None else environ).get(ENV_DOWNLOAD_DEADLINE, "")
-    if not value.strip():
-        return DEADLINE
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise VocabError(
-            f"{ENV_DOWNLOAD_DEADLINE}={value!r} is not a number of seconds: expected a positive "
-            f"number, e.g. {ENV_DOWNLOAD_DEADLINE}=1800 (unset, it is {DEADLINE:g})"
-        )
-    return seconds
 
 
 def download(
@@ -127,15 +99,15 @@ def download(
 
     Options left at None take the module's CONNECT_TIMEOUT, READ_TIMEOUT, TRIES and BACKOFF, read
     when the call is made (so the build hook's downloads can be tuned by setting them), and
-    `download_deadline()`.
+    ``$HARMONY_VOCAB_DOWNLOAD_DEADLINE`` (else `DEADLINE`).
     """
     connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
     read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
     tries = max(1, TRIES if tries is None else tries)
     backoff = BACKOFF if backoff is None else backoff
-    deadline = download_deadline() if deadline is None else deadline
+    deadline = seconds(os.environ, ENV_DOWNLOAD_DEADLINE, DEADLINE) if deadline is None else deadline
     urls = list(urls) if urls is not None else download_urls(f)
-    if env_flag(ENV_OFFLINE, False):
+    if flag(os.environ, ENV_OFFLINE, False):
         raise FetchError(f"not downloading {f.name}: {OFFLINE_REFUSAL}",
                          [Attempt("download", ", ".join(urls), OFFLINE_REFUSAL)])
     requests = _import_requests()

@@ -14,6 +14,7 @@ from .errors import PathError, VocabError
 from .files import LOCK_TIMEOUT, Directory, copier, describe_failure, read_verified
 from .lookup import resolve
 from .pins import File, get_pin
+from .tiers import ENV_LOCK_TIMEOUT, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +30,11 @@ SUMS_FILE = "SHA256SUMS"
 SUMS_MAX_BYTES = 1 << 20
 _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _TAG_LINE = re.compile(r"^SHA256 \((.+)\) = ([0-9a-fA-F]{64})$")  # sha256sum --tag
+
+
+def _lock_timeout(given: "Optional[float]") -> float:
+    """`given`, else ``HARMONY_VOCAB_LOCK_TIMEOUT``, else `files.LOCK_TIMEOUT`."""
+    return given if given is not None else seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
 
 
 class ExportConflictError(VocabError, FileExistsError):
@@ -68,7 +74,7 @@ def format_sums(sums: "Dict[str, str]", tagged: bool = False) -> str:
 
 
 def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", force: bool = False,
-           lock_timeout: float = LOCK_TIMEOUT, waiting: "Waiting" = None) -> "List[Tuple[str, str]]":
+           lock_timeout: "Optional[float]" = None, waiting: "Waiting" = None) -> "List[Tuple[str, str]]":
     """Copy the verified files of the vocabs `names` into `dest` (or ``dest/encodings``) and write
     or update ``SHA256SUMS`` there (other files' entries kept); return ``(action, path)`` for each
     file, SHA256SUMS last. All or nothing; exports into one directory take turns. A file there that
@@ -81,6 +87,7 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
         raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
     files = [(f, path) for name in dict.fromkeys(names)
              for f, path in zip(get_pin(name).files, resolve(name).paths)]
+    lock_timeout = _lock_timeout(lock_timeout)
     with Directory(dest) as top:
         if layout == "flat":
             top.lock(lock_timeout, waiting)
@@ -170,14 +177,7 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
     user may write to (``/tmp``), only into a real directory of one's own: a symlink or another
     user's directory raises `CacheDirError` naming `var`, the variable that gives `reader` a cache
     of one's own. Decided on the opened directory, so that nothing swapped in between is used."""
-    if lock_timeout is None:  # HARMONY_VOCAB_LOCK_TIMEOUT, else the default
-        from .tiers import ENV_LOCK_TIMEOUT
-
-        value = os.environ.get(ENV_LOCK_TIMEOUT, "").strip()
-        try:
-            lock_timeout = float(value) if value else LOCK_TIMEOUT
-        except ValueError:
-            raise VocabError(f"{ENV_LOCK_TIMEOUT}={value!r} is not a number of seconds") from None
+    lock_timeout = _lock_timeout(lock_timeout)
     path = os.fspath(directory)
     if not path:
         raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")

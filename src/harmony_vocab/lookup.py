@@ -22,6 +22,7 @@ from .tiers import (
     bundled_dir,
     cache_dir,
     file_env_var,
+    flag,
     places,
 )
 
@@ -151,7 +152,7 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
 
 
 def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -> "Optional[Tuple[str, ...]]":
-    from .download import OFFLINE_REFUSAL, download_urls, env_flag
+    from .download import OFFLINE_REFUSAL, download_urls
     from .download import download as fetch
 
     try:
@@ -160,8 +161,8 @@ def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -
         attempts.append(Attempt("download", ENV_BASE_URL, str(exc)))
         return None
     label = ", ".join(u[0] for u in urls)
-    allowed = download if download is not None else env_flag(ENV_ALLOW_DOWNLOAD, False)
-    if env_flag(ENV_OFFLINE, False):
+    allowed = download if download is not None else flag(os.environ, ENV_ALLOW_DOWNLOAD, False)
+    if flag(os.environ, ENV_OFFLINE, False):
         attempts.append(Attempt("download", label, OFFLINE_REFUSAL))
         return None
     if not allowed:

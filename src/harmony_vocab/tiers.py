@@ -15,6 +15,7 @@ import os
 import stat
 import sys
 
+from .errors import VocabError
 from .pins import WHEELS, File, Pin
 
 TYPE_CHECKING = False
@@ -64,12 +65,27 @@ def env_value(environ: "Environ", var: str) -> "Optional[str]":
     return environ.get(var) or None
 
 
-def flag(environ: "Environ", var: str, default: bool) -> "Optional[bool]":
-    """A boolean setting: `default` when unset or empty, None when it is no boolean word."""
+def flag(environ: "Environ", var: str, default: bool) -> bool:
+    """A boolean setting: `default` when unset or empty; `VocabError` naming it when its value is
+    no boolean word."""
     value = (environ.get(var) or "").strip().lower()
-    if not value:
-        return default
-    return True if value in TRUE_WORDS else False if value in FALSE_WORDS else None
+    if value in TRUE_WORDS or value in FALSE_WORDS or not value:
+        return value in TRUE_WORDS if value else default
+    raise VocabError(f"{var}={environ[var]!r} is not a boolean: use 1 or 0 (also true/false, yes/no, on/off)")
+
+
+def seconds(environ: "Environ", var: str, default: float) -> float:
+    """A number of seconds: `default` when unset or empty; `VocabError` naming `var` when its value
+    is not a positive number."""
+    value = (environ.get(var) or "").strip()
+    try:
+        number = float(value) if value else default
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise VocabError(f"{var}={value!r} is not a number of seconds: expected a positive number "
+                         f"(unset, it is {default:g})")
+    return number
 
 
 def home(environ: "Environ") -> "Optional[str]":
