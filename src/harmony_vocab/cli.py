@@ -136,6 +136,8 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
                                                       for i, a in enumerate(result["attempts"], 1)))
     if failure is not None:
         err(f"{PROG}: error: {result['error']}")
+        if not args.json and isinstance(failure, VocabNotFoundError) and failure.advice.startswith("To fix"):
+            err(failure.advice)
         return EXIT_FAILED
     return EXIT_OK
 
