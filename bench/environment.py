@@ -106,7 +106,8 @@ def mirror_file(mirror: Path, entry: Mapping[str, Any]) -> Path:
     canonical URL's path (``gpt-2/encodings/main/vocab.bpe``); checked against its sha256."""
     from urllib.parse import urlsplit
 
-    for candidate in (mirror / entry["name"], mirror / urlsplit(entry["urls"][0]).path.lstrip("/")):
+    url: str = entry["urls"][0]
+    for candidate in (mirror / str(entry["name"]), mirror / urlsplit(url).path.lstrip("/")):
         if candidate.is_file():
             if sha256_file(candidate) != entry["sha256"]:
                 raise SetupError(f"{candidate} does not match its pin (sha256 {entry['sha256']})")
@@ -152,9 +153,9 @@ def ensure_wheels(work: Path, source: Path, build_python: Path, mirror: Path,
     """The core and companion wheels of the sources under `source`, built offline from the mirror
     (``pip wheel --no-build-isolation --no-deps . ./legacy``), or the cached ones."""
     out = work / "wheels" / source_key(source)
-    core, legacy = sorted(out.glob("harmony_vocab-*.whl")), sorted(out.glob("harmony_vocab_legacy-*.whl"))
-    if core and legacy:
-        return core[-1], legacy[-1]
+    cached_core, cached_legacy = sorted(out.glob("harmony_vocab-*.whl")), sorted(out.glob("harmony_vocab_legacy-*.whl"))
+    if cached_core and cached_legacy:
+        return cached_core[-1], cached_legacy[-1]
     log(f"building the core and companion wheels from {mirror}")
     tree = copy_source_tree(source, work / "wheel-tree")
     home = work / "home-build"

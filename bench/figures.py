@@ -35,17 +35,17 @@ STARTUP_MODULE = "_harmony_vocab_startup"
 
 
 def wall_and_cpu(key: str, title: str, runs: Sequence[List[Timed]], baseline_title: str, ratio_max: float,
-                 note: str = "", allowance: Sequence[List[Tuple[float, float]]] = ()) -> List[Figure]:
+                 note: str = "", allowance: Sequence[List[Timed]] = ()) -> List[Figure]:
     """Two figures of whole-process runs (subject, baseline): wall time, and the CPU time the
-    kernel accounted to the child. `allowance` holds (wall, cpu) seconds of a cost the subject is
-    allowed on top (see `Figure.allowance`)."""
+    kernel accounted to the child. `allowance` holds the runs of a cost the subject is allowed on
+    top (see `Figure.allowance`)."""
     subject, baseline = runs
     extra = list(allowance[0]) if allowance else []
     return [
         Figure(key, title + ", wall", "ms", [t.wall * 1e3 for t in subject], [t.wall * 1e3 for t in baseline],
-               baseline_title, ratio_max=ratio_max, note=note, allowance=[w * 1e3 for w, _ in extra]),
+               baseline_title, ratio_max=ratio_max, note=note, allowance=[t.wall * 1e3 for t in extra]),
         Figure(key + "_cpu", title + ", CPU", "ms", [t.cpu * 1e3 for t in subject], [t.cpu * 1e3 for t in baseline],
-               baseline_title, ratio_max=ratio_max, note=note, allowance=[c * 1e3 for _, c in extra]),
+               baseline_title, ratio_max=ratio_max, note=note, allowance=[t.cpu * 1e3 for t in extra]),
     ]
 
 
@@ -119,11 +119,12 @@ def fig_cli(s: Setup, runs: int) -> List[Figure]:
             return result
         return measure
 
-    def hashing(*paths: Path) -> Callable[[int], Tuple[float, float]]:
-        def measure(_: int) -> Tuple[float, float]:
+    def hashing(*paths: Path) -> Callable[[int], Timed]:
+        """The hashing alone, timed inside the probe (wall and CPU), as a Timed."""
+        def measure(_: int) -> Timed:
             out = run([s.baseline_python, probe("hash_file.py"), *paths], env=env).stdout
             result = json.loads(out.strip().splitlines()[-1])
-            return float(result["seconds"]), float(result["cpu"])
+            return Timed(float(result["seconds"]), float(result["cpu"]), out, "")
         return measure
 
     warmup = max(1, min(3, runs))
@@ -323,7 +324,8 @@ def wheel_breakdown(wheel: Path, baseline_bytes: int) -> Dict[str, Any]:
     }
 
 
-def size_figure(key: str, title: str, wheel: Path, files: Sequence[Path], baseline_title: str) -> Tuple[Figure, Dict[str, Any]]:
+def size_figure(key: str, title: str, wheel: Path, files: Sequence[Path],
+                baseline_title: str) -> Tuple[Figure, Dict[str, Any]]:
     baseline = len(vocab_zip(files))
     breakdown = wheel_breakdown(wheel, baseline)
     groups = breakdown["compressed"]

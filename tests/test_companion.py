@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import textwrap
 import xml.etree.ElementTree as ET
