@@ -95,9 +95,9 @@ def fig_startup_import(s: Setup, runs: int) -> List[Figure]:
     title = f"import {STARTUP_MODULE} (.pth off)"
     base = f"a one-line module ({ONE_LINE_MODULE}) beside it, imported the same way"
     return [
-        Figure("startup_import", title + ", -X importtime cumulative", "ms", [w for w, _ in subject],
+        Figure("startup_import", title + ", wall (-X importtime, cumulative)", "ms", [w for w, _ in subject],
                [w for w, _ in baseline], base, ratio_max=1.5),
-        Figure("startup_import_cpu", title + ", CPU around the import", "ms", [c for _, c in subject],
+        Figure("startup_import_cpu", title + ", CPU (around the import)", "ms", [c for _, c in subject],
                [c for _, c in baseline], base, ratio_max=1.5),
     ]
 

@@ -51,7 +51,7 @@ def test_the_companion_builds_from_the_same_manifest_and_hook() -> None:
 
 def test_run_time_pins_are_the_manifest_entries(manifest: Dict[str, Any]) -> None:
     pins = harmony_vocab.pins.PINS
-    assert list(pins) == list(manifest["vocab"])
+    assert set(pins) == set(manifest["vocab"])  # the order: VOCABS, below (tests may re-insert synthetic pins)
     assert harmony_vocab.VOCABS == harmony_vocab.pins.VOCABS == tuple(manifest["vocab"])
     assert harmony_vocab.pins.WHEELS == manifest["wheel"]
     for name, entry in manifest["vocab"].items():

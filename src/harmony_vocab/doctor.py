@@ -11,21 +11,8 @@ from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
-from .tiers import (
-    ENV_AUTOREGISTER,
-    ENV_BASE_URL,
-    QUIET,
-    TIKTOKEN_ENCODINGS_BASE,
-    cache_dir,
-    directory_places,
-    FALSE_WORDS,
-    harmony_cache_dir,
-    harmony_readable,
-    installed_vocabs,
-    places,
-    registered_by_us,
-    tiktoken_cache_dir,
-)
+from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, cache_dir, directory_places,
+    FALSE_WORDS, harmony_cache_dir, harmony_readable, installed_vocabs, places, registered_by_us, tiktoken_cache_dir)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

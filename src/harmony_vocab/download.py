@@ -19,16 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Option
 from .errors import Attempt, FetchError, MissingExtraError, VocabError, format_attempts, redact
 from .files import Directory
 from .pins import File
-from .tiers import (
-    ENV_BASE_URL,
-    ENV_DOWNLOAD_DEADLINE,
-    ENV_MODEL_DIR,
-    ENV_OFFLINE,
-    TIKTOKEN_ENCODINGS_BASE,
-    file_env_var,
-    flag,
-    seconds,
-)
+from .tiers import (ENV_BASE_URL, ENV_DOWNLOAD_DEADLINE, ENV_MODEL_DIR, ENV_OFFLINE, TIKTOKEN_ENCODINGS_BASE,
+    file_env_var, flag, seconds)
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests

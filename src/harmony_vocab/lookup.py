@@ -9,22 +9,8 @@ from .errors import Attempt, FetchError, MissingExtraError, VocabError, VocabInt
 from .errors import VocabWarning
 from .files import check_file, describe_failure, forget_verified
 from .pins import Pin, get_pin
-from .tiers import (
-    ENV_ALLOW_DOWNLOAD,
-    ENV_BASE_URL,
-    ENV_MODEL_DIR,
-    ENV_OFFLINE,
-    STRICT,
-    TIKTOKEN_ENCODINGS_BASE,
-    WARN,
-    Options,
-    Place,
-    bundled_dir,
-    cache_dir,
-    file_env_var,
-    flag,
-    places,
-)
+from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_BASE_URL, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
+    WARN, Options, Place, bundled_dir, cache_dir, file_env_var, flag, places)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
