@@ -181,12 +181,18 @@ def _situation() -> "Dict[str, Any]":
     import harmony_vocab
 
     ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
+    called = registered_by_us(os.environ) is not None and any(type(f).__name__ == "TiktokenFinder"
+                                                              for f in sys.meta_path)
     built_by = freezer()
     package = os.path.dirname(os.path.abspath(harmony_vocab.__file__))
     if built_by:
-        kind, why = "frozen", f"a frozen app built by {built_by}" + ("" if ran else ": no start-up registration ran")
+        kind, why = "frozen", f"a frozen app built by {built_by}" + (
+            ": the registration ran" if ran or called else ": no start-up registration ran")
+        ran = ran or called
     elif ran:
         kind, why = "site", "the .pth ran at start-up"
+    elif called:
+        kind, why, ran = "registered", "harmony_vocab.register() ran in this process", True
     elif (os.environ.get(ENV_AUTOREGISTER) or "").strip().lower() in FALSE_WORDS:  # as the shim's `enabled`
         kind, why = "disabled", (f"{ENV_AUTOREGISTER}={os.environ[ENV_AUTOREGISTER]} turned off the start-up "
                                  f"registration and the tiktoken hook; to undo: unset {ENV_AUTOREGISTER}")
@@ -203,7 +209,7 @@ def _situation() -> "Dict[str, Any]":
 def fixes(situation: "Dict[str, Any]", packages: "Dict[str, Optional[str]]") -> "List[str]":
     """What to do where the registration could not run: each line works as printed."""
     kind = situation["kind"]
-    if kind in ("site", "disabled") or (kind == "frozen" and situation["ran"]):
+    if kind in ("site", "disabled", "registered") or (kind == "frozen" and situation["ran"]):
         return []
     top = "`import harmony_vocab; harmony_vocab.register()` at the top of the program, at module level"
     if kind == "frozen":

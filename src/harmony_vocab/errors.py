@@ -39,12 +39,15 @@ def redact(text: str) -> str:
 
 
 class Attempt:
-    """One place looked at for a vocab, and what was found there (credentials redacted)."""
+    """One place looked at for a vocab, and what was found there (a download's URLs and reasons
+    with their credentials redacted: no other tier names a URL)."""
 
     __slots__ = ("tier", "place", "outcome", "ok")
 
     def __init__(self, tier: str, place: str, outcome: str, ok: bool = False) -> None:
-        self.tier, self.place, self.outcome, self.ok = tier, redact(place), redact(outcome), ok
+        if tier == "download":
+            place, outcome = redact(place), redact(outcome)
+        self.tier, self.place, self.outcome, self.ok = tier, place, outcome, ok
 
     def __repr__(self) -> str:
         return f"Attempt({self.tier!r}, {self.place!r}, {self.outcome!r}, ok={self.ok})"

@@ -180,18 +180,21 @@ def _wanted(pin: Pin) -> str:
 
 FREEZER_DATA_OPTIONS = {
     "PyInstaller": "rebuild it with harmony-vocab installed where PyInstaller runs (its hooks collect the files)",
-    "cx_Freeze": "rebuild it with --packages=harmony_vocab (cx_Freeze then copies the package with its data)",
-    "Nuitka": "rebuild it with --include-package-data=harmony_vocab",
+    "cx_Freeze": "rebuild it with harmony_vocab on the file system, not in library.zip "
+                 "(--zip-exclude-packages=harmony_vocab), and harmony_vocab.register() at the top of the program",
+    "Nuitka": "rebuild it with --include-package-data=harmony_vocab, and harmony_vocab.register() at the top "
+              "of the program",
 }
-"""How to get the vocab files into an app built by each freezer."""
+"""How to get the vocab files into an app built by each freezer (tests/test_freezers.py)."""
 
 
 def freezer() -> "Optional[str]":
     """The freezer that built this app ("PyInstaller", "cx_Freeze", "Nuitka"), or None."""
     import sys
 
-    if "__compiled__" in globals():
-        return "Nuitka"
+    compiled = globals().get("__compiled__")  # set by Nuitka in every module it compiles
+    if compiled is not None:
+        return "Nuitka" if getattr(compiled, "standalone", False) or getattr(compiled, "onefile", False) else None
     if not getattr(sys, "frozen", False):
         return None
     return "PyInstaller" if hasattr(sys, "_MEIPASS") else "cx_Freeze"

@@ -30,11 +30,14 @@ class File:
     """One pinned file: its `name` in a vocab directory, `sha256`, `size`, `urls` (canonical
     first) and `cache_key` (its name in openai-harmony's and tiktoken's caches)."""
 
-    __slots__ = ("vocab", "name", "sha256", "size", "urls", "cache_key")
+    __slots__ = ("vocab", "name", "sha256", "size", "urls")
 
     def __init__(self, vocab: str, name: str, sha256: str, size: int, urls: "Tuple[str, ...]") -> None:
         self.vocab, self.name, self.sha256, self.size, self.urls = vocab, name, sha256, size, tuple(urls)
-        self.cache_key = url_cache_name(self.urls[0])
+
+    @property
+    def cache_key(self) -> str:
+        return url_cache_name(self.urls[0])
 
     def __repr__(self) -> str:
         return f"File({self.vocab!r}, {self.name!r}, {self.size})"
