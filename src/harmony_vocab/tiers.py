@@ -16,7 +16,7 @@ import stat
 import sys
 
 from .errors import VocabError
-from .pins import WHEELS, File, Pin
+from .pins import PINS, WHEELS, Pin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -206,12 +206,11 @@ def bundled_dir(wheel: str = "core") -> "Path":
     except ImportError:
         return Path(os.path.dirname(os.path.abspath(__file__)), "data")  # absent: reported as missing
     target = process_temp_dir()
-    for pin in _pins_of(wheel):
-        for f in pin.files:
-            try:
-                (target / f.name).write_bytes((resource / f.name).read_bytes())
-            except (OSError, KeyError):
-                continue  # left missing: the lookup reports it
+    for f in (f for pin in PINS.values() if pin.wheel == wheel for f in pin.files):
+        try:
+            (target / f.name).write_bytes((resource / f.name).read_bytes())
+        except (OSError, KeyError):
+            continue  # left missing: the lookup reports it
     _extracted[wheel] = str(target)
     return target
 
@@ -222,15 +221,7 @@ _extracted: "Dict[str, str]" = {}
 
 def installed_vocabs() -> "List[str]":
     """The vocabs whose wheel is installed (the core's always): what commands act on by default."""
-    from .pins import PINS
-
     return [name for name, pin in PINS.items() if pin.wheel == "core" or data_dir(pin.wheel) is not None]
-
-
-def _pins_of(wheel: str) -> "List[Pin]":
-    from .pins import PINS
-
-    return [pin for pin in PINS.values() if pin.wheel == wheel]
 
 
 def safe_dir(path: str) -> bool:
@@ -352,8 +343,6 @@ def directory_places(tier: str, roots: "List[str]", pin: Pin, label: str) -> "It
     for tokenizer in tokenizers if pin.ranks and len(pin.files) == 1 else ():
         yield Place(tier, tokenizer, (tokenizer,), kind="tokenizer.json", on_failure=WARN)
     if not found and not tokenizers:
-        from .pins import PINS
-
         other = any(os.path.lexists(p) for d in dirs for o in PINS.values() for p in _in(d, o))
         where = ", ".join((sub or ".") + "/" for sub in MODEL_SUBDIRS)
         files = " and ".join(f.name for f in pin.files)
