@@ -10,8 +10,8 @@ The modules, bottom to top (each imports only those above it in this list):
 - ``download``        downloads, verified while streaming
 - ``lookup``          `resolve`: walks the places, verifies the candidates
 - ``export``          copying verified files: `export`, seeding the tools' caches
-- ``openai_harmony``  openai-harmony glue: `load_harmony_encoding`, `register`
 - ``tiktoken``        tiktoken glue: the start-up hook, `tiktoken_encoding`
+- ``openai_harmony``  openai-harmony glue: `load_harmony_encoding`, `register` (installs the hook too)
 - ``doctor``          `verify`'s checks and the doctor's report
 - ``cli``             the ``harmony-vocab`` command
 
@@ -54,9 +54,12 @@ def __dir__() -> "list[str]":
 # package there installs the tiktoken hook too.
 if _os.environ.get("HARMONY_VOCAB_REGISTERED") and not any(
         type(f).__name__ == "TiktokenFinder" for f in _sys.meta_path):
-    from .tiktoken import install_hook as _install_hook
+    from .tiers import FALSE_WORDS as _OFF
 
-    _install_hook()
+    if (_os.environ.get("HARMONY_VOCAB_AUTOREGISTER") or "").strip().lower() not in _OFF:  # the opt-out holds
+        from .tiktoken import install_hook as _install_hook
+
+        _install_hook()
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -239,6 +239,7 @@ def cmd_seed_cache(args: "argparse.Namespace") -> int:
     """Write verified copies under the names tiktoken and openai-harmony look for in their caches."""
     from .errors import VocabError
     from .openai_harmony import seed_harmony_cache
+    from .pins import harmony_cached
     from .tiktoken import seed_tiktoken_cache
 
     names = _names(args)
@@ -247,11 +248,11 @@ def cmd_seed_cache(args: "argparse.Namespace") -> int:
                ("openai-harmony", seed_harmony_cache, _given(args.harmony, "--harmony"), both or args.harmony is not None)]
     failed = False
     for who, seed, directory, wanted in targets:
-        if not wanted:
+        chosen = [n for n in names if who == "tiktoken" or n in harmony_cached()]
+        if not wanted or (both and not chosen):
             continue
         try:
-            for path in seed(directory, [n for n in names if who == "tiktoken" or n in ("o200k_base", "cl100k_base")],
-                             waiting=_waiting):
+            for path in seed(directory, chosen if chosen or not args.names else names, waiting=_waiting):
                 out(f"{who:<15} {path}\n")
         except VocabError as exc:  # each cache on its own: one refused does not stop the other
             err(f"{PROG}: error: {exc}")
@@ -303,7 +304,9 @@ def build_parser() -> "argparse.ArgumentParser":
 
     from . import __version__
     from .pins import VOCABS, get_pin
-    from .tiers import ENV_LOCK_TIMEOUT
+    from .tiers import ENV_LOCK_TIMEOUT, subdirs_text as SUBDIRS_TEXT
+
+    SUBDIRS = SUBDIRS_TEXT()
 
     class Parser(argparse.ArgumentParser):
         def _print_message(self, message: str, file: "Any" = None) -> None:
@@ -356,7 +359,7 @@ def build_parser() -> "argparse.ArgumentParser":
     p.add_argument("--download", action="store_true", help="allow a download as the last resort")
     p = add(cmd_verify, "verify", names="check", json='{"ok", "checks": [{"tier", "name", "path", "status": '
                                                        '"ok"|"failed"|"absent", "detail"}]}',
-            epilog="A directory is searched as a model directory is (./, encodings/, tokenizer/, original/; the "
+            epilog=f"A directory is searched as a model directory is ({SUBDIRS}; the "
                    "files under their own names or the names the caches give them; tokenizer.json).")
     p.add_argument("paths", metavar="PATH", nargs="*", help="files or directories")
     p = add(cmd_export, "export", names="export",
@@ -402,11 +405,12 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
     if sys.stdout is None:
         err(f"{PROG}: error: standard output is closed: {PROG} prints its results there")
         return EXIT_FAILED
-    import signal
+    if argv[:1] in (["export"], ["fetch"], ["seed-cache"]):  # the commands that write
+        import signal
 
-    for sig in ("SIGTERM", "SIGHUP"):  # die as Ctrl-C does: nothing half-written is left behind
-        if hasattr(signal, sig) and signal.getsignal(getattr(signal, sig)) is signal.SIG_DFL:
-            signal.signal(getattr(signal, sig), _interrupt)
+        for sig in ("SIGTERM", "SIGHUP"):  # die as Ctrl-C does: nothing half-written is left behind
+            if hasattr(signal, sig) and signal.getsignal(getattr(signal, sig)) is signal.SIG_DFL:
+                signal.signal(getattr(signal, sig), _interrupt)
     with warnings.catch_warnings():
         warnings.resetwarnings()  # PYTHONWARNINGS=error must not turn our notices into tracebacks
         warnings.simplefilter("default")  # one line per distinct notice

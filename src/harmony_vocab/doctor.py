@@ -11,7 +11,8 @@ from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
-from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, cache_dir, directory_places,
+from .tiktoken import hook_installed
+from .tiers import (subdirs_text, ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, cache_dir, directory_places,
     FALSE_WORDS, harmony_cache_dir, harmony_readable, installed_vocabs, places, registered_by_us, tiktoken_cache_dir)
 
 TYPE_CHECKING = False
@@ -91,7 +92,7 @@ def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[s
             found = [c for c in found if c["status"] == "ok" or c["path"] not in rebuilt]
             checks += [c for c in found if c["status"] != "failed" or c["path"] != path] or [
                 {"tier": None, "name": None, "path": path, "status": "failed",
-                 "detail": "holds no vocab file (looked in ./, encodings/, tokenizer/, original/)"}]
+                 "detail": f"holds no vocab file (looked in {subdirs_text()})"}]
         elif not os.path.lexists(path):
             checks.append({"tier": None, "name": None, "path": path, "status": "failed", "detail": "missing"})
         elif os.path.basename(path) == "tokenizer.json":  # rebuilt, as the model tier does
@@ -154,7 +155,7 @@ def predict_openai_harmony(name: str) -> "Dict[str, Any]":
 def tiktoken_hook() -> "Dict[str, Any]":
     """Whether unmodified tiktoken, started like this process, is served by the start-up hook
     (and whether it can be imported at all, hook or not)."""
-    hooked = any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path)
+    hooked = hook_installed()
     try:
         import tiktoken.load
     except Exception as exc:
@@ -181,8 +182,7 @@ def _situation() -> "Dict[str, Any]":
     import harmony_vocab
 
     ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
-    called = registered_by_us(os.environ) is not None and any(type(f).__name__ == "TiktokenFinder"
-                                                              for f in sys.meta_path)
+    called = registered_by_us(os.environ) is not None and hook_installed()
     built_by = freezer()
     package = os.path.dirname(os.path.abspath(harmony_vocab.__file__))
     if built_by:
@@ -242,7 +242,8 @@ def doctor_report() -> "Dict[str, Any]":
         entry: "Dict[str, Any]" = {"ok": False, "tier": None, "path": None, "error": None, "warnings": []}
         if name not in installed_vocabs():
             dist = WHEELS[pin.wheel]["distribution"]
-            entry.update(ok=True, error=f"{dist} is not installed: pip install 'harmony-vocab[{pin.wheel}]' adds it")
+            entry.update(ok=True, error=f"{dist} is not in this frozen app" if situation["kind"] == "frozen"
+                         else f"{dist} is not installed: pip install 'harmony-vocab[{pin.wheel}]' adds it")
             entry["openai_harmony"] = entry["tiktoken"] = _status("not used", f"{dist} is not installed")
             vocabs[name] = entry
             continue

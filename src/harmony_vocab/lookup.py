@@ -9,7 +9,7 @@ from .errors import Attempt, FetchError, MissingExtraError, VocabError, VocabInt
 from .errors import VocabWarning
 from .files import check_file, describe_failure, forget_verified
 from .pins import Pin, get_pin
-from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_BASE_URL, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
+from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_CACHE_DIR, ENV_BASE_URL, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
     WARN, Options, Place, bundled_dir, cache_dir, file_env_var, flag, places)
 
 TYPE_CHECKING = False
@@ -157,7 +157,7 @@ def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -
         return None
     dest = cache_dir(os.environ)
     if dest is None:
-        attempts.append(Attempt("download", label, f"no home directory: set the cache's variable"))
+        attempts.append(Attempt("download", label, f"no home directory: set {ENV_CACHE_DIR} to a directory of yours"))
         return None
     try:
         paths = tuple(os.fspath(fetch(f, dest, u)) for f, u in zip(pin.files, urls))

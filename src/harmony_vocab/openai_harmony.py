@@ -112,13 +112,19 @@ def register(*, vocab_dir: "PathArg" = None, model_dir: "PathArg" = None, downlo
     return directory
 
 
-def seed_harmony_cache(directory: "PathArg" = None, names: "Iterable[str]" = ("o200k_base", "cl100k_base"),
+def seed_harmony_cache(directory: "PathArg" = None, names: "Optional[Iterable[str]]" = None,
                        waiting: "Optional[Any]" = None) -> "List[str]":
     """Write verified copies where openai-harmony looks before downloading (default:
     ``TIKTOKEN_RS_CACHE_DIR``, else ``$TMPDIR/tiktoken-rs-cache``); return the paths. Raises
     `export.CacheDirError` for a directory it will not write into (see `export.seed_cache`)."""
     from .export import seed_cache
+    from .pins import harmony_cached
 
+    known = harmony_cached()
+    names = known if names is None else list(names)
+    if not set(names) <= set(known):
+        raise VocabError(f"openai-harmony reads only {', '.join(known)}: its cache takes no "
+                         f"{', '.join(n for n in names if n not in known)}")
     target = harmony_cache_dir(os.environ) if directory is None else os.fspath(directory)
     return seed_cache(target, names, TIKTOKEN_RS_CACHE_DIR, "openai-harmony", waiting=waiting)
 

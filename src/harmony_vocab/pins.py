@@ -97,6 +97,11 @@ WHEELS: "Dict[str, Dict[str, str]]" = {k: dict(v) for k, v in _RAW_WHEELS.items(
 """Each wheel built from this repository: its ``distribution`` and ``package`` names."""
 
 
+def harmony_cached() -> "Tuple[str, ...]":
+    """The vocabs openai-harmony's Rust core knows, and so caches: the core wheel's."""
+    return tuple(name for name, pin in PINS.items() if pin.wheel == "core")
+
+
 def harmony_pin() -> Pin:
     """The pin of the vocab openai-harmony's GPT-OSS encoding reads (o200k_base)."""
     return next(pin for pin in PINS.values() if pin.harmony)

@@ -16,7 +16,7 @@ import stat
 import sys
 
 from .errors import VocabError
-from .pins import PINS, WHEELS, Pin
+from .pins import PINS, WHEELS, Pin, harmony_cached
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,6 +197,9 @@ def bundled_dir(wheel: str = "core") -> "Path":
     found = data_dir(wheel) or _extracted.get(wheel)
     if found is not None:
         return Path(found)
+    if wheel != "core":
+        dist = WHEELS[wheel]["distribution"]
+        raise VocabError(f"{dist} is not installed: pip install 'harmony-vocab[{wheel}]' adds it")
     from importlib.resources import files
 
     from .files import process_temp_dir
@@ -327,6 +330,11 @@ def _model(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
     yield from directory_places("model", roots, pin, f"{source}={value}")
 
 
+def subdirs_text() -> str:
+    """`MODEL_SUBDIRS` as messages name them: ``./, encodings/, ...``."""
+    return ", ".join((sub or ".") + "/" for sub in MODEL_SUBDIRS)
+
+
 def directory_places(tier: str, roots: "List[str]", pin: Pin, label: str) -> "Iterator[Place]":
     """The places a model directory (or one given to ``verify``) offers for `pin`: in each root
     and its `MODEL_SUBDIRS`, the vocab's files under their own names, then under the names the
@@ -344,7 +352,7 @@ def directory_places(tier: str, roots: "List[str]", pin: Pin, label: str) -> "It
         yield Place(tier, tokenizer, (tokenizer,), kind="tokenizer.json", on_failure=WARN)
     if not found and not tokenizers:
         other = any(os.path.lexists(p) for d in dirs for o in PINS.values() for p in _in(d, o))
-        where = ", ".join((sub or ".") + "/" for sub in MODEL_SUBDIRS)
+        where = subdirs_text()
         files = " and ".join(f.name for f in pin.files)
         yield Place(tier, label, outcome=f"holds neither {files} nor a tokenizer.json (looked in {where})",
                     on_failure=QUIET if other else WARN)
@@ -400,7 +408,7 @@ def _cache(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
                     outcome=f"no home directory: set {ENV_CACHE_DIR} to a directory of yours")
     else:
         yield Place("cache", ", ".join(_in(ours, pin)), _in(ours, pin), registrable=True)
-    if pin.wheel == "core":  # openai-harmony caches only the vocabs it knows
+    if pin.name in harmony_cached():  # openai-harmony caches only the vocabs it knows
         paths = _in(harmony_cache_dir(environ), pin, "cache_key")
         yield Place("cache", ", ".join(paths), paths)
     tiktoken_dir = tiktoken_cache_dir(environ)

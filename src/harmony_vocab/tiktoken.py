@@ -89,13 +89,18 @@ class TiktokenFinder:
         return find_spec(self, fullname, path, target) if fullname == "tiktoken.load" else None
 
 
+def hook_installed() -> bool:
+    """Whether the tiktoken finder (the start-up shim's, or `TiktokenFinder`) is on sys.meta_path."""
+    return any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path)
+
+
 def install_hook() -> None:
     """Serve tiktoken in this process as the start-up run does: the finder, or, when
     ``tiktoken.load`` is already imported, its functions wrapped now."""
     loaded = sys.modules.get("tiktoken.load")
     if loaded is not None:
         patch(loaded)
-    elif not any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path):
+    elif not hook_installed():
         sys.meta_path.insert(0, TiktokenFinder())
 
 
@@ -226,16 +231,17 @@ def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "Pa
     return tiktoken.Encoding(**names[constructor.__name__]())
 
 
-def seed_tiktoken_cache(directory: "PathArg" = None, names: "Iterable[str]" = ("o200k_base", "cl100k_base"),
+def seed_tiktoken_cache(directory: "PathArg" = None, names: "Optional[Iterable[str]]" = None,
                         waiting: "Optional[Any]" = None) -> "List[str]":
     """Write verified copies where ``tiktoken.get_encoding`` looks before downloading (default:
     ``TIKTOKEN_CACHE_DIR``, else ``DATA_GYM_CACHE_DIR``, else ``$TMPDIR/data-gym-cache``); return
     the paths. Raises `export.CacheDirError` as `export.seed_cache` does."""
     from .errors import VocabError
     from .export import seed_cache
-    from .tiers import TIKTOKEN_CACHE_VARS, tiktoken_cache_dir
+    from .tiers import TIKTOKEN_CACHE_VARS, installed_vocabs, tiktoken_cache_dir
 
     target = tiktoken_cache_dir(os.environ) if directory is None else os.fspath(directory)
     if target is None:
         raise VocabError(f"tiktoken's cache is disabled ({TIKTOKEN_CACHE_VARS[0]} is empty): pass a directory")
-    return seed_cache(target, names, TIKTOKEN_CACHE_VARS[0], "tiktoken", waiting=waiting)
+    return seed_cache(target, installed_vocabs() if names is None else names, TIKTOKEN_CACHE_VARS[0], "tiktoken",
+                      waiting=waiting)
