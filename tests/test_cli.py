@@ -809,8 +809,9 @@ def test_wheel_resolve_when_every_tier_fails(dist: Dict[str, Path], make_venv, t
     assert numbered == ["explicit", "environment", "environment", "model", "package", "cache", "cache", "cache",
                         "download"]
     assert "[download] https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken: not allowed" in proc.stdout
-    (line,) = proc.stderr.splitlines()
+    line, *advice = proc.stderr.splitlines()
     assert line.startswith("harmony-vocab: error: no verified copy of the o200k_base vocab found.")
+    assert advice[0] == "To fix, do one of:" and all(a.startswith("  - ") for a in advice[1:])
     result = json.loads(hvw(venv, tmp_path, "resolve", "o200k_base", "--json", code=1, **env).stdout)
     assert [a["tier"] for a in result["attempts"]][:3] == ["explicit", "environment", "environment"]
     assert not any(a["ok"] for a in result["attempts"])
