@@ -99,6 +99,7 @@ def test_wheel_cache_key_covers_every_build_input(tmp_path: Path, monkeypatch: p
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # builds both wheels and four venvs: on the default Python only
 def test_bench_quick_mode_produces_every_figure_and_leaves_nothing(tmp_path: Path) -> None:
     if not SHARED_VOCAB.is_dir():
         pytest.skip(f"no local vocab mirror at {SHARED_VOCAB} to build the wheels from")
