@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import pytest
 
-from harmony_vocab.pins import PINS
+from harmony_vocab.pins import PINS, VOCABS
 from support import PYTHON, ROOT, SHARED_VOCAB, clean_env, offline, run, run_python, venv_python
 
 pytestmark = pytest.mark.integration
@@ -532,4 +532,4 @@ def test_doctor_says_which_encodings_load_offline_and_how_to_add_the_rest(
 def test_an_unknown_name_lists_the_known_ones(companion_venv: Path, tmp_path: Path, argv: List[str]) -> None:
     proc = hv(companion_venv, tmp_path, *argv, code=2)
     assert proc.stdout == ""
-    assert f"unknown vocab name {argv[-1]!r}: expected one of " + ", ".join(PINS) in proc.stderr
+    assert f"unknown vocab name {argv[-1]!r}: expected one of " + ", ".join(VOCABS) in proc.stderr

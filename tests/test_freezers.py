@@ -13,8 +13,8 @@ cx_Freeze builds take seconds: they run with the other slow tests. A Nuitka stan
 
 from __future__ import annotations
 
-import subprocess
 import shutil
+import subprocess
 import textwrap
 import time
 from pathlib import Path

@@ -38,9 +38,10 @@ def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'harmony_vocab' has no attribute {name!r}")
-    from importlib import import_module
+    # Import statements, not importlib: freezers (Nuitka) take in only the modules they see imported.
+    from . import errors, files, lookup, openai_harmony, pins, tiers
 
-    value = getattr(import_module(f".{module}", __name__), name)
+    value = getattr(locals()[module], name)
     globals()[name] = value
     return value
 
