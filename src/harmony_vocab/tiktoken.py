@@ -36,9 +36,9 @@ def find_spec(finder: "Any", fullname: str, path: "Optional[Sequence[str]]",
     module is patched once it has run. ``sys.meta_path`` is never changed here (other imports,
     in this thread or others, may be walking it); a probe (``importlib.util.find_spec``) that
     loads nothing uses nothing up."""
-    import threading
+    from _thread import get_ident
 
-    me = threading.get_ident()
+    me = get_ident()
     if me in _busy:
         return None
     _busy.add(me)
@@ -159,7 +159,7 @@ def read_url(url: str, expected_hash: "Optional[str]" = None, **lookup: "Any") -
 
         raise NotShippedError(f"{url} (sha256 {expected_hash}) is no file harmony-vocab pins")
     pin = PINS[f.vocab]
-    return read_verified(resolve(f.vocab, **lookup).paths[pin.files.index(f)], f)
+    return read_verified(resolve(f.vocab, **lookup).strings[pin.files.index(f)], f)
 
 
 def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
