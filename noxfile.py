@@ -4,15 +4,14 @@ tests (marked ``slow``) on the default Python only.
     python -m pip install nox && HARMONY_VOCAB_SOURCE_DIR=../shared/vocab python -m nox
 
 pyenv-installed interpreters are found even when they are not on PATH. Extra arguments after
-``--`` go to pytest (``python -m nox -- -k cli``). The session venvs live outside the checkout, in
-``$XDG_CACHE_HOME/harmony-vocab-nox/<checkout>`` (else ``~/.cache/...``; ``--envdir`` overrides),
-and are reused. An interpreter that is absent is reported as skipped, not as an error.
+``--`` go to pytest (``python -m nox -- -k cli``). The session venvs live in the checkout's
+``.nox/``, a cache git ignores, and are reused, so a run leaves nothing outside the checkout but
+what pytest keeps of failed tests. An interpreter that is absent is reported as skipped.
 """
 
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import sys
 
@@ -31,15 +30,6 @@ _bins = [
 os.environ["PATH"] = os.pathsep.join([*_bins, os.environ.get("PATH", "")])
 
 
-def envdir() -> str:
-    """nox's venvs, outside the checkout: one folder per checkout under our cache directory."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    checkout = os.path.dirname(os.path.abspath(__file__))
-    key = hashlib.sha256(checkout.encode()).hexdigest()[:12]
-    return os.path.join(cache, "harmony-vocab-nox", f"{os.path.basename(checkout)}-{key}")
-
-
-nox.options.envdir = envdir()
 nox.options.sessions = ["tests"]
 # Reused from run to run (the install step still runs, so a changed tree is picked up): one set of
 # venvs per checkout, not one per run.
