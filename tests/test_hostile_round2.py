@@ -136,8 +136,15 @@ def test_weak_special_cache_directory_is_not_called_a_file(tmp_path: Path, kind:
 
 @pytest.mark.slow
 @pytest.mark.integration
-def test_weak_write_only_directory_is_written(shared_base: Path, other_user: pwd.struct_passwd) -> None:
+def test_weak_write_only_directory_is_written(shared_base: Path, other_user: pwd.struct_passwd,
+                                              dist: Dict[str, Path]) -> None:
     """Weak: a directory the user can write but not read (0300) is exported and seeded into."""
+    # the wheel in a venv of the system Python, which the other user can read (the test's own
+    # interpreter may live under /root)
+    venv = shared_base / "venv"
+    for cmd in (["/usr/bin/python3", "-m", "venv", venv],
+                [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-index", dist["wheel"]]):
+        assert run(cmd, dict(os.environ), timeout=300).returncode == 0
     home, dest, cache = shared_base / "home", shared_base / "dest", shared_base / "tk"
     for d in (home, home / "tmp", dest, cache):
         d.mkdir()
@@ -145,7 +152,7 @@ def test_weak_write_only_directory_is_written(shared_base: Path, other_user: pwd
         d.chmod(0o300 if d in (dest, cache) else 0o755)
     env = clean_env(shared_base, HOME=str(home), TMPDIR=str(home / "tmp"))
     for args, d in ((["export", dest], dest), (["seed-cache", "--tiktoken", cache], cache)):
-        p = run(as_user(other_user, [PY, "-m", "harmony_vocab", *args]), env, cwd=home)
+        p = run(as_user(other_user, [venv / "bin" / "python", "-m", "harmony_vocab", *args]), env, cwd=home)
         assert p.returncode == 0, p.stderr
         assert os.listdir(d), f"nothing written in {d}"
 
