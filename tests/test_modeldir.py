@@ -61,14 +61,23 @@ def change_token(tok: Dict[str, Any], rank: int) -> Tuple[bytes, bytes]:
     return old, new
 
 
+class Rebuilds(List[Path]):
+    """The paths tokenizer_json.rebuild was called with, in order; `delay` (seconds) is slept
+    before each rebuild, for tests that need threads to overlap one."""
+
+    delay: float = 0.0
+
+
 @pytest.fixture
-def rebuilds(monkeypatch: pytest.MonkeyPatch) -> List[Path]:
-    """Count calls of tokenizer_json.rebuild (looked up at call time by the lookup)."""
-    calls: List[Path] = []
+def rebuilds(monkeypatch: pytest.MonkeyPatch) -> Rebuilds:
+    """Record calls of tokenizer_json.rebuild (looked up at call time by the lookup)."""
+    calls = Rebuilds()
     real = tj.rebuild
 
     def spy(path: Path, *args: Any, **kwargs: Any) -> bytes:
         calls.append(Path(path))
+        if calls.delay:
+            time.sleep(calls.delay)
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr(tj, "rebuild", spy)
@@ -605,35 +614,22 @@ def resolve_in_threads(model: Path, count: int = 8) -> Tuple[List[Any], List[str
     return results, [str(w.message) for w in caught if issubclass(w.category, VocabWarning)]
 
 
-@pytest.fixture
-def slow_rebuilds(monkeypatch: pytest.MonkeyPatch) -> List[Path]:
-    """Count rebuilds and make each one take a while, so that threads overlap it."""
-    calls: List[Path] = []
-    real = tj.rebuild
-
-    def slow(path: Any, *args: Any, **kwargs: Any) -> bytes:
-        calls.append(Path(path))
-        time.sleep(0.3)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(tj, "rebuild", slow)
-    return calls
-
-
 def test_threads_resolving_one_tokenizer_json_rebuild_once_without_warning(world: World,
-                                                                           slow_rebuilds: List[Path]) -> None:
+                                                                           rebuilds: Rebuilds) -> None:
+    rebuilds.delay = 0.3  # each rebuild takes a while, so that the threads overlap it
     model = world.base / "model"
     tokenizer = write_tokenizer(model, tokenizer_dict(world.data))
     results, warned = resolve_in_threads(model)
     assert warned == []
     assert all(getattr(r, "tier", None) == "model" for r in results), results
     assert len({r.path for r in results}) == 1 and results[0].path.read_bytes() == world.data
-    assert slow_rebuilds == [tokenizer]
+    assert rebuilds == [tokenizer]
 
 
-def test_threads_resolving_a_bad_tokenizer_json_each_warn(world: World, slow_rebuilds: List[Path]) -> None:
+def test_threads_resolving_a_bad_tokenizer_json_each_warn(world: World, rebuilds: Rebuilds) -> None:
     """The control: the warnings of every thread are seen (a rejected tokenizer.json: each thread
     warns), and the file is still rebuilt, and rejected, once."""
+    rebuilds.delay = 0.3  # as above: the threads overlap the one rebuild
     model = world.base / "model"
     tok = tokenizer_dict(world.data)
     change_token(tok, world.pin.ranks - 1)
@@ -642,4 +638,4 @@ def test_threads_resolving_a_bad_tokenizer_json_each_warn(world: World, slow_reb
     results, warned = resolve_in_threads(model)
     assert all(getattr(r, "tier", None) == "package" for r in results), results
     assert len(warned) == len(results) and all(f"not the pinned {NAME}" in w for w in warned)
-    assert slow_rebuilds == [tokenizer]
+    assert rebuilds == [tokenizer]

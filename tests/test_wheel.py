@@ -54,28 +54,27 @@ def assert_pinned_and_recompressed(wheel: Path, package: str, names: List[str]) 
         assert not any(n.endswith(".part") or "/." in n for n in zf.namelist())
 
 
-def test_core_wheel_holds_exactly_the_core_vocab_files(dist: Dict[str, Path]) -> None:
-    wheel = dist["wheel"]
-    assert wheel.name == "harmony_vocab-0.1.0-py3-none-any.whl"
-    assert data_files(wheel, "harmony_vocab") == CORE_FILES
-    assert_pinned_and_recompressed(wheel, "harmony_vocab", CORE_FILES)
+@pytest.mark.parametrize(
+    ("key", "package", "files"),
+    [("wheel", "harmony_vocab", CORE_FILES), ("legacy_wheel", "harmony_vocab_legacy", LEGACY_FILES)],
+    ids=["core", "companion"],
+)
+def test_wheel_holds_exactly_its_vocab_files(dist: Dict[str, Path], key: str, package: str, files: List[str]) -> None:
+    wheel = dist[key]
+    assert wheel.name == f"{package}-0.1.0-py3-none-any.whl"
+    assert data_files(wheel, package) == files
+    assert_pinned_and_recompressed(wheel, package, files)
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-    assert {"harmony_vocab/py.typed", "harmony_vocab/_pins.py", "harmony_vocab.pth", "harmony_vocab.start",
-            "_harmony_vocab_startup.py"} <= names
-    # No required run-time dependency: every Requires-Dist is behind an extra.
-    requires = metadata(wheel)["Requires-Dist"]
-    assert requires and all("extra ==" in line for line in requires), requires
-
-
-def test_companion_wheel_holds_exactly_the_other_vocab_files(dist: Dict[str, Path]) -> None:
-    wheel = dist["legacy_wheel"]
-    assert wheel.name == "harmony_vocab_legacy-0.1.0-py3-none-any.whl"
-    assert data_files(wheel, "harmony_vocab_legacy") == LEGACY_FILES
-    assert_pinned_and_recompressed(wheel, "harmony_vocab_legacy", LEGACY_FILES)
-    with zipfile.ZipFile(wheel) as zf:
-        top = {n.split("/", 1)[0] for n in zf.namelist()}
-    assert top == {"harmony_vocab_legacy", "harmony_vocab_legacy-0.1.0.dist-info"}, "no start-up file, no core module"
+    if package == "harmony_vocab":
+        assert {"harmony_vocab/py.typed", "harmony_vocab/_pins.py", "harmony_vocab.pth", "harmony_vocab.start",
+                "_harmony_vocab_startup.py"} <= names
+        # No required run-time dependency: every Requires-Dist is behind an extra.
+        requires = metadata(wheel)["Requires-Dist"]
+        assert requires and all("extra ==" in line for line in requires), requires
+    else:
+        top = {n.split("/", 1)[0] for n in names}
+        assert top == {package, f"{package}-0.1.0.dist-info"}, "no start-up file, no core module"
 
 
 def test_companion_version_equals_the_cores_and_each_pins_the_other(dist: Dict[str, Path]) -> None:
