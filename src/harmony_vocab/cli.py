@@ -79,10 +79,12 @@ def _names(args: "argparse.Namespace") -> "List[str]":
 
 def cmd_path(args: "argparse.Namespace") -> int:
     """Print the path(s) of the verified vocab file(s) the lookup order selects."""
-    from .lookup import resolve, restore_advice
+    from .lookup import resolve
 
     if args.bundled:
-        from .files import check_file
+        from .errors import VocabError
+        from .files import check_file, describe_failure
+        from .lookup import restore_advice
         from .pins import get_pin
         from .tiers import bundled_dir
 
@@ -92,11 +94,8 @@ def cmd_path(args: "argparse.Namespace") -> int:
             try:
                 check_file(path, f)
             except (OSError, ValueError) as exc:  # ValueError: a VocabIntegrityError
-                from .files import describe_failure
-
-                err(f"{PROG}: error: the packaged copy {path} is damaged ({describe_failure(exc)}): "
-                    f"{restore_advice(pin)}")
-                return EXIT_FAILED
+                raise VocabError(f"the packaged copy {path} is damaged ({describe_failure(exc)}): "
+                                 f"{restore_advice(pin)}") from None
     else:
         paths = list(resolve(args.name).strings)
     out("".join(os.path.abspath(p) + "\n" for p in paths))
@@ -110,9 +109,7 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
     from .errors import VocabIntegrityError, VocabNotFoundError
     from .lookup import resolve
 
-    result: "Dict[str, Any]" = {"name": args.name, "ok": False, "tier": None, "paths": [], "attempts": [],
-                                "error": None}
-    failure: "Optional[Exception]"
+    found = failure = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the trace printed below says the same
@@ -120,22 +117,19 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
                             vocab_dir=_given(args.vocab_dir, "--vocab-dir"),
                             model_dir=_given(args.model_dir, "--model-dir"), download=True if args.download else None)
     except (VocabNotFoundError, VocabIntegrityError) as exc:
-        attempts, failure = exc.attempts, exc
-    else:
-        attempts, failure = found.attempts, None
-        result.update(ok=True, tier=found.tier, paths=[os.path.abspath(p) for p in found.paths])
-    result["attempts"] = [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok} for a in attempts]
-    if failure is not None:
-        result["error"] = _failure_line(failure)
+        failure = exc
+    paths = [os.path.abspath(p) for p in found.paths] if found else []
+    attempts = [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok}
+                for a in (found or failure).attempts]  # type: ignore[union-attr]
+    error = _failure_line(failure) if failure else None
     if args.json:
-        _json(result)
+        _json({"name": args.name, "ok": found is not None, "tier": found and found.tier, "paths": paths,
+               "attempts": attempts, "error": error})
     else:
-        if failure is None:
-            out(f"{args.name}: {result['tier']} {', '.join(result['paths'])}\n")
-        out("places looked at, in order:\n" + "".join(f"  {i}. [{a['tier']}] {a['place']}: {a['outcome']}\n"
-                                                      for i, a in enumerate(result["attempts"], 1)))
+        out((f"{args.name}: {found.tier} {', '.join(paths)}\n" if found else "") + "places looked at, in order:\n"
+            + "".join(f"  {i}. [{a['tier']}] {a['place']}: {a['outcome']}\n" for i, a in enumerate(attempts, 1)))
     if failure is not None:
-        err(f"{PROG}: error: {result['error']}")
+        err(f"{PROG}: error: {error}")
         if not args.json and isinstance(failure, VocabNotFoundError) and failure.advice.startswith("To fix"):
             err(failure.advice)
         return EXIT_FAILED
@@ -209,7 +203,7 @@ def cmd_env(args: "argparse.Namespace") -> int:
     keeps the start-up registration and the tiktoken hook on: an operator's value is kept by both."""
     from .doctor import check
     from .pins import harmony_pin
-    from .tiers import TIKTOKEN_ENCODINGS_BASE, bundled_dir, harmony_readable
+    from .tiers import TIKTOKEN_ENCODINGS_BASE as BASE, bundled_dir, harmony_readable
 
     if args.json and args.format not in (None, "json"):
         raise UsageError(f"--json and --format {args.format} contradict each other (see '{PROG} env --help')")
@@ -219,19 +213,16 @@ def cmd_env(args: "argparse.Namespace") -> int:
     found = check(None, pin.name, os.path.join(directory, pin.file))
     problem = (found["detail"] if found["status"] != "ok" else
                None if harmony_readable(directory) else "not UTF-8, which openai-harmony cannot read")
-    if problem:
-        where = os.path.join(directory, pin.file) if os.path.isdir(directory) else directory
-        message = (f"{where}: {problem}; expected a directory holding a verified {pin.file}: fill one with "
-                   f"'{PROG} export DIR'")
-        if fmt == "json":
-            _json({"ok": False, "directory": directory, "variables": {}, "error": message})
+    message = problem and (f"{found['path'] if os.path.isdir(directory) else directory}: {problem}; expected a "
+                           f"directory holding a verified {pin.file}: fill one with '{PROG} export DIR'")
+    if fmt == "json":
+        _json({"ok": not problem, "directory": directory, "variables": {} if problem else {BASE: directory},
+               "error": message})
+    elif not problem:
+        out(ENV_FORMATS[fmt].format(BASE, _quote(directory, fmt)))
+    if message:
         err(f"{PROG}: error: {message}")
         return EXIT_FAILED
-    variables = {TIKTOKEN_ENCODINGS_BASE: directory}
-    if fmt == "json":
-        _json({"ok": True, "directory": directory, "variables": variables, "error": None})
-    else:
-        out("".join(ENV_FORMATS[fmt].format(k, _quote(v, fmt)) for k, v in variables.items()))
     return EXIT_OK
 
 
@@ -271,6 +262,7 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
     dest = cache_dir(os.environ)
     if dest is None:
         raise UsageError(f"no home directory for the cache: set {ENV_CACHE_DIR}")
+    terminal = sys.stderr is not None and sys.stderr.isatty()
     for name in _names(args):
         for f in get_pin(name).files:
             target = os.path.join(dest, f.name)
@@ -279,12 +271,8 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
                     raise FileNotFoundError
                 check_file(target, f)
             except (VocabError, OSError):
-                bar = sys.stderr.isatty() if sys.stderr is not None else False
-
-                def progress(got: int, total: int) -> None:
-                    err(f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB") if bar and got == total else None
-
-                target = os.fspath(download(f, dest, download_urls(f), progress=progress))
+                target = os.fspath(download(f, dest, download_urls(f), progress=lambda got, total: err(
+                    f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB") if terminal and got == total else None))
             out(os.path.abspath(target) + "\n")
     return EXIT_OK
 
@@ -307,7 +295,6 @@ def build_parser() -> "argparse.ArgumentParser":
     from .tiers import ENV_LOCK_TIMEOUT, subdirs_text as SUBDIRS_TEXT
 
     SUBDIRS = SUBDIRS_TEXT()
-
     class Parser(argparse.ArgumentParser):
         def _print_message(self, message: str, file: "Any" = None) -> None:
             # argparse swallows a failed write (--help into a closed pipe would exit 0)
@@ -417,15 +404,12 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:
-            fast = None
-            if len(argv) == 2 and argv[0] == "path" and not argv[1].startswith("-"):
-                from .pins import PINS, get_pin  # `path NAME`, what scripts call: no parser to build
+            from .pins import PINS
 
-                fast = get_pin(argv[1]).name if argv[1] in PINS or argv[1][:-9] in PINS else None
-            if fast is not None:  # (an unknown name goes to the parser, which says it as usual)
-                from types import SimpleNamespace
+            if len(argv) == 2 and argv[0] == "path" and argv[1].removesuffix(".tiktoken") in PINS:
+                from types import SimpleNamespace  # `path NAME`, what scripts call: no parser to build
 
-                code = cmd_path(SimpleNamespace(name=fast, bundled=False))  # type: ignore[arg-type]
+                code = cmd_path(SimpleNamespace(name=argv[1].removesuffix(".tiktoken"), bundled=False))  # type: ignore[arg-type]
             else:
                 try:
                     args = build_parser().parse_args(argv)

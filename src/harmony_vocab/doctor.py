@@ -13,7 +13,7 @@ from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
 from .tiktoken import hook_installed
 from .tiers import (subdirs_text, ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, cache_dir, directory_places,
-    FALSE_WORDS, harmony_cache_dir, harmony_readable, installed_vocabs, places, registered_by_us, tiktoken_cache_dir)
+    FALSE_WORDS, harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us, tiktoken_cache_dir)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -243,7 +243,7 @@ def doctor_report() -> "Dict[str, Any]":
         if name not in installed_vocabs():
             dist = WHEELS[pin.wheel]["distribution"]
             entry.update(ok=True, error=f"{dist} is not in this frozen app" if situation["kind"] == "frozen"
-                         else f"{dist} is not installed: pip install 'harmony-vocab[{pin.wheel}]' adds it")
+                         else not_installed(pin.wheel))
             entry["openai_harmony"] = entry["tiktoken"] = _status("not used", f"{dist} is not installed")
             vocabs[name] = entry
             continue

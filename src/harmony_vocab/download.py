@@ -9,21 +9,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import socket
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
-from .errors import Attempt, FetchError, MissingExtraError, VocabError, format_attempts, redact
+from .errors import Attempt, FetchError, MissingExtraError, format_attempts, redact
 from .files import Directory
 from .pins import File
 from .tiers import (ENV_BASE_URL, ENV_DOWNLOAD_DEADLINE, ENV_MODEL_DIR, ENV_OFFLINE, TIKTOKEN_ENCODINGS_BASE,
     file_env_var, flag, seconds)
-
-if TYPE_CHECKING:  # pragma: no cover
-    import requests
 
 Progress = Callable[[int, int], None]
 
@@ -44,7 +39,6 @@ OFFLINE_REFUSAL = f"not allowed: {ENV_OFFLINE}=1 forbids every download"
 class _Failure(Exception):
     def __init__(self, reason: str, retry: bool) -> None:
         super().__init__(reason)
-        self.reason = reason
         self.retry = retry
 
 
@@ -67,18 +61,10 @@ def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Opti
     return urls
 
 
-def download(
-    f: File,
-    dest_dir: "os.PathLike[str] | str",
-    urls: Optional[Sequence[str]] = None,
-    *,
-    connect_timeout: Optional[float] = None,
-    read_timeout: Optional[float] = None,
-    tries: Optional[int] = None,
-    backoff: Optional[float] = None,
-    deadline: Optional[float] = None,
-    progress: Optional[Progress] = None,
-) -> Path:
+def download(f: File, dest_dir: "os.PathLike[str] | str", urls: Optional[Sequence[str]] = None, *,
+             connect_timeout: Optional[float] = None, read_timeout: Optional[float] = None,
+             tries: Optional[int] = None, backoff: Optional[float] = None, deadline: Optional[float] = None,
+             progress: Optional[Progress] = None) -> Path:
     """Download `f` into ``dest_dir/<f.name>`` and return that path.
 
     Each URL is tried in order, each up to `tries` times (with exponential back-off) on errors
@@ -93,8 +79,8 @@ def download(
     when the call is made (so the build hook's downloads can be tuned by setting them), and
     ``$HARMONY_VOCAB_DOWNLOAD_DEADLINE`` (else `DEADLINE`).
     """
-    connect_timeout = CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
-    read_timeout = READ_TIMEOUT if read_timeout is None else read_timeout
+    timeouts = (CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
+                READ_TIMEOUT if read_timeout is None else read_timeout)
     tries = max(1, TRIES if tries is None else tries)
     backoff = BACKOFF if backoff is None else backoff
     deadline = seconds(os.environ, ENV_DOWNLOAD_DEADLINE, DEADLINE) if deadline is None else deadline
@@ -102,8 +88,10 @@ def download(
     if flag(os.environ, ENV_OFFLINE, False):
         raise FetchError(f"not downloading {f.name}: {OFFLINE_REFUSAL}",
                          [Attempt("download", ", ".join(urls), OFFLINE_REFUSAL)])
-    requests = _import_requests()
-    dest = Path(dest_dir)
+    try:
+        import requests
+    except ImportError:
+        raise MissingExtraError("requests", "download", "downloading vocab files") from None
     attempts: List[Attempt] = []
     ends = time.monotonic() + deadline
     with requests.Session() as session:
@@ -115,53 +103,85 @@ def download(
                     attempts.append(Attempt("download", url, f"not tried{again}: {_deadline_passed(deadline)}"))
                     break
                 try:
-                    path = _download_once(session, url, f, dest, (connect_timeout, read_timeout),
-                                          (ends, deadline), progress)
+                    path = _download_once(session, url, f, Path(dest_dir), timeouts, (ends, deadline), progress)
                 except _Failure as failure:
                     # "try 1 of 3" only where a retry was possible: a 404 or a hash mismatch
                     # is final, and saying "1 of 3" would suggest two more tries were made
                     retried = tries > 1 and (failure.retry or attempt > 1)
                     suffix = f" (try {attempt} of {tries})" if retried else ""
-                    attempts.append(Attempt("download", url, failure.reason + suffix))
+                    attempts.append(Attempt("download", url, f"{failure}{suffix}"))
                     if not failure.retry or attempt == tries:
                         break
                     time.sleep(min(backoff * 2 ** (attempt - 1), max(0.0, ends - time.monotonic())))
                 else:
                     attempts.append(Attempt("download", url, "downloaded and verified", ok=True))
                     return path
-    raise FetchError(
-        f"could not download a verified {f.name} (sha256 {f.sha256}, {f.size} bytes). "
-        f"URLs tried, in order:\n{format_attempts(attempts)}",
-        attempts,
-    )
+    raise FetchError(f"could not download a verified {f.name} (sha256 {f.sha256}, {f.size} bytes). "
+                     f"URLs tried, in order:\n{format_attempts(attempts)}", attempts)
 
 
 def _deadline_passed(deadline: float) -> str:
     return f"the download deadline of {deadline:g}s ({ENV_DOWNLOAD_DEADLINE}) had passed"
 
 
-class _Body:
-    """How much of the body has arrived so far; whether the deadline cut the connection."""
-
-    received = 0
-    cut = False
-
-
-def _download_once(session: "requests.Session", url: str, f: File, dest: Path, timeouts: Tuple[float, float],
+def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[float, float],
                    deadline: Tuple[float, float], progress: Optional[Progress]) -> Path:
+    """One try of `url`: its body streamed into ``dest/<f.name>``, hashed and capped at the pinned size.
+
+    When the deadline (`ends`, a `time.monotonic()` value) comes, a timer shuts the connection down:
+    a read blocked on a server that trickles bytes returns then, where the per-read time-out would
+    never fire (each byte restarts it, and a read waits for a whole chunk)."""
     import requests
 
-    ends, seconds = deadline
+    ends, limit = deadline
     left = max(0.001, ends - time.monotonic())
     timeout = (min(timeouts[0], left), min(timeouts[1], left))
-    body = _Body()
+    received = 0
+    cut = threading.Event()  # set when the deadline cut the connection
 
     def write(out: Any) -> None:
-        actual = _stream(session, url, f, out, timeout, ends, body, progress)
-        if body.received != f.size:
-            raise _Failure(f"body ended after {body.received} of {f.size} bytes", retry=True)
-        if actual != f.sha256:
-            raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {actual}", retry=False)
+        nonlocal received
+        with session.get(url, stream=True, timeout=timeout) as response:
+            status = response.status_code
+            if status != 200:
+                raise _Failure(f"HTTP {status} {response.reason}".rstrip(), retry=status >= 500 or status in (408, 429))
+            announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and int(announced) > f.size:
+                raise _Failure(f"server announces {announced} bytes, more than the pinned {f.size}: refused", False)
+
+            def cut_off() -> None:
+                # urllib3 >= 2.3 (the download extra requires it): HTTPResponse.shutdown() shuts the socket
+                # down for reading, which ends a read blocked in the other thread. An older urllib3 has
+                # none: the deadline then applies between chunks only. Past the body's end (connection
+                # released, or closed) there is nothing left to cut.
+                cut.set()
+                try:
+                    getattr(response.raw, "shutdown", lambda: None)()
+                except (OSError, ValueError, RuntimeError):
+                    pass
+
+            timer = threading.Timer(max(0.0, ends - time.monotonic()), cut_off)
+            timer.daemon = True
+            timer.start()
+            digest = hashlib.sha256()
+            try:
+                for chunk in response.iter_content(_CHUNK):
+                    received += len(chunk)
+                    if received > f.size:
+                        raise _Failure(f"body larger than the pinned {f.size} bytes: stopped at {received}", False)
+                    out.write(chunk)
+                    digest.update(chunk)
+                    if progress is not None:
+                        progress(received, f.size)
+                    if time.monotonic() >= ends:
+                        raise _Failure("deadline", retry=False)  # reworded below
+            finally:
+                timer.cancel()
+                timer.join()
+        if received != f.size:
+            raise _Failure(f"body ended after {received} of {f.size} bytes", retry=True)
+        if digest.hexdigest() != f.sha256:
+            raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {digest.hexdigest()}", retry=False)
 
     try:
         with Directory(dest) as directory:
@@ -170,9 +190,8 @@ def _download_once(session: "requests.Session", url: str, f: File, dest: Path, t
         # a time-out shortened to the time left is the deadline too
         shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
             timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
-        if body.cut or shortened or time.monotonic() >= ends:
-            raise _Failure(f"stopped after {body.received} of {f.size} bytes: {_deadline_passed(seconds)}",
-                           retry=False) from None
+        if cut.is_set() or shortened or time.monotonic() >= ends:
+            raise _Failure(f"stopped after {received} of {f.size} bytes: {_deadline_passed(limit)}", False) from None
         if isinstance(exc, _Failure):
             raise
         retry = isinstance(exc, requests.exceptions.RequestException) and not isinstance(
@@ -181,82 +200,12 @@ def _download_once(session: "requests.Session", url: str, f: File, dest: Path, t
     return dest / f.name
 
 
-def _stream(
-    session: "requests.Session",
-    url: str,
-    f: File,
-    out: Any,
-    timeout: Tuple[float, float],
-    ends: float,
-    body: _Body,
-    progress: Optional[Progress],
-) -> str:
-    """Write the body of `url` to `out`; return its sha256."""
-    with session.get(url, stream=True, timeout=timeout) as response, _cut_off_at(response, ends, body):
-        status = response.status_code
-        if status != 200:
-            retry = status >= 500 or status in (408, 429)
-            raise _Failure(f"HTTP {status} {response.reason}".rstrip(), retry=retry)
-        announced = response.headers.get("Content-Length", "")
-        if announced.isdigit() and int(announced) > f.size:
-            raise _Failure(
-                f"server announces {announced} bytes, more than the pinned {f.size}: refused",
-                retry=False,
-            )
-        digest = hashlib.sha256()
-        for chunk in response.iter_content(_CHUNK):
-            body.received += len(chunk)
-            if body.received > f.size:
-                raise _Failure(
-                    f"body larger than the pinned {f.size} bytes: stopped at {body.received}",
-                    retry=False,
-                )
-            out.write(chunk)
-            digest.update(chunk)
-            if progress is not None:
-                progress(body.received, f.size)
-            if time.monotonic() >= ends:
-                raise _Failure("deadline", retry=False)  # reworded by _download_once
-        return digest.hexdigest()
-
-
-@contextmanager
-def _cut_off_at(response: Any, ends: float, body: _Body) -> Iterator[None]:
-    """Shut the connection down when `ends` (a `time.monotonic()` value) comes: a read blocked on a
-    server that trickles bytes returns then, where the per-read time-out would never fire (each
-    byte restarts it, and a read waits for a whole chunk)."""
-    try:
-        # a duplicate of the socket's descriptor: it stays valid whatever the response does
-        sock: Optional[socket.socket] = socket.socket(fileno=os.dup(response.raw.fileno()))
-    except (AttributeError, OSError, ValueError):  # no socket (already read): nothing to cut
-        sock = None
-
-    def cut() -> None:
-        body.cut = True
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    timer = threading.Timer(max(0.0, ends - time.monotonic()), cut)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        timer.join()
-        if sock is not None:
-            sock.close()
-
-
 def _describe(exc: BaseException, timeout: Tuple[float, float]) -> str:
     import requests
 
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connect timed out after {timeout[0]:g}s"
-    if isinstance(exc, (requests.exceptions.ReadTimeout,)) or "Read timed out" in str(exc):
+    if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in str(exc):
         return f"read timed out after {timeout[1]:g}s"
     text = str(exc)
     errno_text = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
@@ -265,11 +214,3 @@ def _describe(exc: BaseException, timeout: Tuple[float, float]) -> str:
     if "IncompleteRead" in text or "Connection broken" in text:
         return f"connection broken mid-body ({type(exc).__name__})"
     return f"{type(exc).__name__}: {text[:200]}"
-
-
-def _import_requests() -> Any:
-    try:
-        import requests
-    except ImportError:
-        raise MissingExtraError("requests", "download", "downloading vocab files") from None
-    return requests

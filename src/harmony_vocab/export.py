@@ -107,7 +107,7 @@ def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, Pat
                 sums, tagged = read_sums(stream.read(SUMS_MAX_BYTES + 1).decode("utf-8"))
         except (ValueError, OSError) as exc:
             conflicts.append((os.path.join(directory.path, SUMS_FILE), f"not a sha256sum file, kept: {exc}"))
-    writes: "List[Tuple[str, Callable[..., None]]]" = []
+    writes: "List[Tuple[str, Callable[..., object]]]" = []
     done = []
     for f, source in files:
         problem = _problem(directory, f, dest)

@@ -317,26 +317,10 @@ def make_dir(directory: "PathLike") -> None:
         raise _in_the_way(FileExistsError(errno.EEXIST, "", culprit), culprit) from None
 
 
-def copier(source: "PathLike", f: "Optional[File]") -> "Callable[[BinaryIO], None]":
+def copier(source: "PathLike", f: File) -> "Callable[[BinaryIO], object]":
     """A ``write`` for `Directory.write_all`: the bytes of the regular file `source`, refused
-    (`VocabIntegrityError`) unless they are the pinned file `f`, never read past its size."""
-
-    def write(out: "BinaryIO") -> None:
-        limit = None if f is None else f.size + 1
-        digest, size = hashlib.sha256(), 0
-        with open_regular(source) as src:
-            while limit is None or size < limit:
-                chunk = src.read(_CHUNK if limit is None else min(_CHUNK, limit - size))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        if f is not None and (size != f.size or digest.hexdigest() != f.sha256):
-            raise VocabIntegrityError(os.fspath(source), f.vocab, f.size, size, f.sha256,
-                                      digest.hexdigest() if size == f.size else None)
-
-    return write
+    (`VocabIntegrityError`) unless they are the pinned file `f` (`read_verified`)."""
+    return lambda out: out.write(read_verified(source, f))
 
 
 def write_file(target: "PathLike", data: bytes) -> None:

@@ -10,7 +10,7 @@ from .errors import VocabWarning
 from .files import check_file, describe_failure, forget_verified
 from .pins import Pin, get_pin
 from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_CACHE_DIR, ENV_BASE_URL, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
-    WARN, Options, Place, bundled_dir, cache_dir, file_env_var, flag, places)
+    WARN, Place, bundled_dir, cache_dir, file_env_var, flag, places)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,11 +39,6 @@ class Resolution:
     @property
     def path(self) -> "Path":
         return self.paths[0]
-
-    @property
-    def directory(self) -> "Path":
-        """The directory holding the (first) file."""
-        return self.paths[0].parent
 
     def __repr__(self) -> str:
         return f"Resolution({self.name!r}, {str(self.path)!r}, tier={self.tier!r})"
@@ -79,7 +74,7 @@ def resolve(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "PathArg" = N
     if vocab_path and vocab_dir:
         raise VocabError("give vocab_path or vocab_dir, not both")
     attempts: "List[Attempt]" = []
-    for place in places(pin, os.environ, Options(vocab_path, vocab_dir, model_dir)):
+    for place in places(pin, os.environ, vocab_path=vocab_path, vocab_dir=vocab_dir, model_dir=model_dir):
         found = _try(pin, place, download, attempts)
         if found is not None:
             return Resolution(pin.name, found, place.tier, tuple(attempts))
@@ -203,13 +198,13 @@ def freezer() -> "Optional[str]":
 def restore_advice(pin: Pin) -> str:
     """How to get the packaged files of `pin` back, for the way this process runs."""
     from .pins import WHEELS
-    from .tiers import data_dir
+    from .tiers import data_dir, not_installed
 
     built_by = freezer()
     if built_by:
         return f"this app was frozen by {built_by} without the vocab files: {FREEZER_DATA_OPTIONS[built_by]}"
     if pin.wheel != "core" and data_dir(pin.wheel) is None:
-        return f"install the companion wheel: pip install 'harmony-vocab[{pin.wheel}]'"
+        return not_installed(pin.wheel)
     dist = WHEELS[pin.wheel]["distribution"]
     return f"reinstall {dist} from a wheel that bundles the vocab files (pip install --force-reinstall {dist})"
 

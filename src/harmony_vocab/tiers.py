@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     Environ = Mapping[str, str]
     PathArg = Union[str, "os.PathLike[str]", None]
+    Given = Dict[str, str]
 
 # Every variable harmony-vocab reads. _harmony_vocab_startup holds its own copies of the few it
 # needs (it cannot afford this import); tests/test_startup.py checks them against these.
@@ -36,7 +37,6 @@ ENV_CACHE_DIR = "HARMONY_VOCAB_CACHE_DIR"
 ENV_ALLOW_DOWNLOAD = "HARMONY_VOCAB_ALLOW_DOWNLOAD"
 ENV_OFFLINE = "HARMONY_VOCAB_OFFLINE"
 ENV_BASE_URL = "HARMONY_VOCAB_BASE_URL"
-ENV_SOURCE_DIR = "HARMONY_VOCAB_SOURCE_DIR"
 ENV_DOWNLOAD_DEADLINE = "HARMONY_VOCAB_DOWNLOAD_DEADLINE"
 ENV_LOCK_TIMEOUT = "HARMONY_VOCAB_LOCK_TIMEOUT"
 TIKTOKEN_ENCODINGS_BASE = "TIKTOKEN_ENCODINGS_BASE"
@@ -58,11 +58,6 @@ def file_env_var(name: str) -> str:
     """The variable that names one vocab's file (or, for a vocab of several files, its
     directory), e.g. ``HARMONY_VOCAB_O200K_BASE``."""
     return ENV_PREFIX + name.upper()
-
-
-def env_value(environ: "Environ", var: str) -> "Optional[str]":
-    """The value of `var`, or None when it is unset or empty: one rule for our settings."""
-    return environ.get(var) or None
 
 
 def flag(environ: "Environ", var: str, default: bool) -> bool:
@@ -122,9 +117,9 @@ def user_path(environ: "Environ", value: "Union[str, os.PathLike[str]]") -> str:
 def cache_dir(environ: "Environ") -> "Optional[str]":
     """Our per-user cache: ``$HARMONY_VOCAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/harmony-vocab``,
     else ``~/.cache/harmony-vocab``; None without a home directory."""
-    if env_value(environ, ENV_CACHE_DIR):
+    if environ.get(ENV_CACHE_DIR):
         return user_path(environ, environ[ENV_CACHE_DIR])
-    if env_value(environ, "XDG_CACHE_HOME"):
+    if environ.get("XDG_CACHE_HOME"):
         return os.path.join(user_path(environ, environ["XDG_CACHE_HOME"]), "harmony-vocab")
     base = home(environ)
     return os.path.join(base, ".cache", "harmony-vocab") if base else None
@@ -198,8 +193,7 @@ def bundled_dir(wheel: str = "core") -> "Path":
     if found is not None:
         return Path(found)
     if wheel != "core":
-        dist = WHEELS[wheel]["distribution"]
-        raise VocabError(f"{dist} is not installed: pip install 'harmony-vocab[{wheel}]' adds it")
+        raise VocabError(not_installed(wheel))
     from importlib.resources import files
 
     from .files import process_temp_dir
@@ -220,6 +214,11 @@ def bundled_dir(wheel: str = "core") -> "Path":
 
 _extracted: "Dict[str, str]" = {}
 """The directory each wheel's files were extracted to from a zip import, once per process."""
+
+
+def not_installed(wheel: str) -> str:
+    """What every message says of a missing companion `wheel`: the one command that adds it."""
+    return f"{WHEELS[wheel]['distribution']} is not installed: pip install 'harmony-vocab[{wheel}]' adds it"
 
 
 def installed_vocabs() -> "List[str]":
@@ -259,43 +258,28 @@ class Place:
         self.tier, self.label, self.paths, self.outcome, self.kind = tier, label, paths, outcome, kind
         self.on_failure, self.registrable, self.optional = on_failure, registrable, optional
 
-    def __repr__(self) -> str:
-        return f"Place({self.tier!r}, {self.label!r}, {self.paths!r}, {self.outcome!r})"
-
-
-class Options:
-    """What a caller gave: `vocab_path`, `vocab_dir`, `model_dir` (empty counts as not given)."""
-
-    __slots__ = ("vocab_path", "vocab_dir", "model_dir")
-
-    def __init__(self, vocab_path: "PathArg" = None, vocab_dir: "PathArg" = None, model_dir: "PathArg" = None) -> None:
-        self.vocab_path = os.fspath(vocab_path) if vocab_path else None
-        self.vocab_dir = os.fspath(vocab_dir) if vocab_dir else None
-        self.model_dir = os.fspath(model_dir) if model_dir else None
-
 
 def _in(directory: str, pin: Pin, names: str = "name") -> "Tuple[str, ...]":
     return tuple(os.path.join(directory, getattr(f, names)) for f in pin.files)
 
 
-def _explicit(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
-    if given.vocab_path:
-        if len(pin.files) > 1:
-            yield Place("explicit", f"vocab_path={given.vocab_path}", on_failure=STRICT,
-                        outcome=f"{pin.name} is {len(pin.files)} files: give vocab_dir, the directory holding them")
-        else:
-            yield Place("explicit", f"vocab_path={given.vocab_path}", (user_path(environ, given.vocab_path),),
-                        on_failure=STRICT)
-    elif given.vocab_dir:
-        paths = _in(user_path(environ, given.vocab_dir), pin)
+def _explicit(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
+    path, directory = given.get("vocab_path"), given.get("vocab_dir")
+    if path and len(pin.files) > 1:
+        yield Place("explicit", f"vocab_path={path}", on_failure=STRICT,
+                    outcome=f"{pin.name} is {len(pin.files)} files: give vocab_dir, the directory holding them")
+    elif path:
+        yield Place("explicit", f"vocab_path={path}", (user_path(environ, path),), on_failure=STRICT)
+    elif directory:
+        paths = _in(user_path(environ, directory), pin)
         yield Place("explicit", "vocab_dir: " + ", ".join(paths), paths, on_failure=STRICT, registrable=True)
     else:
         yield Place("explicit", "vocab_path / vocab_dir", outcome="not given")
 
 
-def _environment(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
+def _environment(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
     var = file_env_var(pin.name)
-    value = env_value(environ, var)
+    value = environ.get(var) or None
     if value is None:
         yield Place("environment", var, outcome="not set")
     elif len(pin.files) > 1:
@@ -305,7 +289,7 @@ def _environment(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Plac
         path = user_path(environ, value)
         yield Place("environment", f"{var}={value}", (path,), on_failure=WARN,
                     registrable=os.path.basename(path) == pin.file)
-    base = env_value(environ, TIKTOKEN_ENCODINGS_BASE)
+    base = environ.get(TIKTOKEN_ENCODINGS_BASE) or None
     ours = registered_by_us(environ)
     if base is None:
         yield Place("environment", TIKTOKEN_ENCODINGS_BASE, outcome="not set")
@@ -318,9 +302,9 @@ def _environment(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Plac
                     on_failure=WARN, registrable=True, optional=True)
 
 
-def _model(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
-    source, value = ("model_dir", given.model_dir) if given.model_dir else (ENV_MODEL_DIR, env_value(environ, ENV_MODEL_DIR))
-    if value is None:
+def _model(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
+    source, value = ("model_dir", given["model_dir"]) if "model_dir" in given else (ENV_MODEL_DIR, environ.get(ENV_MODEL_DIR))
+    if not value:
         yield Place("model", "model_dir / " + ENV_MODEL_DIR, outcome="not set")
         return
     roots, how = model_roots(value, environ)
@@ -390,18 +374,17 @@ def model_roots(model_dir: str, environ: "Environ") -> "Tuple[List[str], str]":
     return [os.path.join(snapshots, r) for r in ordered], "Hugging Face cache " + repo
 
 
-def _package(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
+def _package(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
     found = data_dir(pin.wheel)
     if found is None and pin.wheel == "core":
         found = os.fspath(bundled_dir())  # a zip import: extracted
     if found is None:
-        dist = WHEELS[pin.wheel]["distribution"]
-        yield Place("package", dist, outcome=f"{dist} is not installed (pip install 'harmony-vocab[{pin.wheel}]')")
+        yield Place("package", WHEELS[pin.wheel]["distribution"], outcome=not_installed(pin.wheel))
     else:
         yield Place("package", ", ".join(_in(found, pin)), _in(found, pin), registrable=True)
 
 
-def _cache(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
+def _cache(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
     ours = cache_dir(environ)
     if ours is None:
         yield Place("cache", "harmony-vocab's cache",
@@ -418,7 +401,7 @@ def _cache(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
         yield Place("cache", ", ".join(_in(tiktoken_dir, pin, "cache_key")), _in(tiktoken_dir, pin, "cache_key"))
 
 
-def _download(pin: Pin, environ: "Environ", given: Options) -> "Iterator[Place]":
+def _download(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
     yield Place("download", ", ".join(u for f in pin.files for u in f.urls[:1]), kind="download")
 
 
@@ -428,7 +411,7 @@ class Tier:
 
     __slots__ = ("name", "on_failure", "places", "settings")
 
-    def __init__(self, name: str, on_failure: str, places: "Callable[[Pin, Environ, Options], Iterator[Place]]",
+    def __init__(self, name: str, on_failure: str, places: "Callable[[Pin, Environ, Given], Iterator[Place]]",
                  settings: str) -> None:
         self.name, self.on_failure, self.places, self.settings = name, on_failure, places, settings
 
@@ -451,11 +434,12 @@ TIERS = (
 """The tiers, in lookup order: the first verified candidate wins."""
 
 
-def places(pin: Pin, environ: "Environ", given: "Optional[Options]" = None) -> "Iterator[Place]":
-    """Every candidate place for `pin`, in lookup order (a generator: stop when found)."""
-    given = given or Options()
+def places(pin: Pin, environ: "Environ", **given: "PathArg") -> "Iterator[Place]":
+    """Every candidate place for `pin`, in lookup order (a generator: stop when found); `given`:
+    ``vocab_path``, ``vocab_dir``, ``model_dir`` (an empty one counts as not given)."""
+    chosen = {key: os.fspath(value) for key, value in given.items() if value}
     for tier in TIERS:
-        yield from tier.places(pin, environ, given)
+        yield from tier.places(pin, environ, chosen)
 
 
 def tiers_table() -> str:

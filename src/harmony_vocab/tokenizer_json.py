@@ -73,19 +73,11 @@ def load(tokenizer_json: str) -> "Any":
 
 
 def _byte_decoder() -> "Dict[int, str]":
-    """GPT-2's byte-to-unicode mapping, reversed, as a ``str.translate`` table to latin-1."""
-    printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
-    table: "Dict[int, str]" = {b: chr(b) for b in printable}
-    extra = 0
-    for b in range(256):
-        if b not in printable:
-            table[256 + extra] = chr(b)
-            extra += 1
-    return table
+    """GPT-2's byte-to-unicode mapping, reversed, as a ``str.translate`` table to latin-1: a
+    printable byte stands for itself, the others, in order, for the characters from U+0100."""
+    printable = [b for b in range(256) if chr(b).isprintable() and chr(b) != " "]
+    others = [b for b in range(256) if b not in printable]
+    return {**{b: chr(b) for b in printable}, **{256 + i: chr(b) for i, b in enumerate(others)}}
 
 
 BYTE_DECODER = _byte_decoder()
