@@ -34,8 +34,8 @@ class OutputError(Exception):
     """Standard output cannot take a command's result: closed, a full disk, a reader gone."""
 
 
-def out(text: str) -> None:
-    """Print a result; a failed write raises `OutputError`."""
+def out(text: str, flush: bool = False) -> None:
+    """Print a result (and with `flush`, flush what is buffered); a failed write raises `OutputError`."""
     try:
         if sys.stdout is None:
             raise OSError("standard output is closed")
@@ -44,6 +44,8 @@ def out(text: str) -> None:
         except UnicodeEncodeError:  # a path the terminal's encoding cannot show: its bytes, as the shell has them
             sys.stdout.flush()
             sys.stdout.buffer.write(os.fsencode(text))
+        if flush:
+            sys.stdout.flush()
     except (OSError, ValueError, AttributeError) as exc:
         raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
 
@@ -118,7 +120,7 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
                             model_dir=_given(args.model_dir, "--model-dir"), download=True if args.download else None)
     except (VocabNotFoundError, VocabIntegrityError) as exc:
         failure = exc
-    paths = [os.path.abspath(p) for p in found.paths] if found else []
+    paths = [os.path.abspath(p) for p in found.strings] if found else []
     attempts = [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok}
                 for a in (found or failure).attempts]  # type: ignore[union-attr]
     error = _failure_line(failure) if failure else None
@@ -233,17 +235,14 @@ def cmd_seed_cache(args: "argparse.Namespace") -> int:
     from .pins import harmony_cached
     from .tiktoken import seed_tiktoken_cache
 
-    names = _names(args)
-    both = args.tiktoken is None and args.harmony is None
-    targets = [("tiktoken", seed_tiktoken_cache, _given(args.tiktoken, "--tiktoken"), both or args.tiktoken is not None),
-               ("openai-harmony", seed_harmony_cache, _given(args.harmony, "--harmony"), both or args.harmony is not None)]
-    failed = False
-    for who, seed, directory, wanted in targets:
+    names, both, failed = _names(args), args.tiktoken is None and args.harmony is None, False
+    for who, seed, given in (("tiktoken", seed_tiktoken_cache, _given(args.tiktoken, "--tiktoken")),
+                             ("openai-harmony", seed_harmony_cache, _given(args.harmony, "--harmony"))):
         chosen = [n for n in names if who == "tiktoken" or n in harmony_cached()]
-        if not wanted or (both and not chosen):
+        if given is None and not (both and chosen):
             continue
         try:
-            for path in seed(directory, chosen if chosen or not args.names else names, waiting=_waiting):
+            for path in seed(given, chosen if chosen or not args.names else names, waiting=_waiting):
                 out(f"{who:<15} {path}\n")
         except VocabError as exc:  # each cache on its own: one refused does not stop the other
             err(f"{PROG}: error: {exc}")
@@ -286,15 +285,30 @@ def cmd_doctor(args: "argparse.Namespace") -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
-def build_parser() -> "argparse.ArgumentParser":
-    """The argument parser of ``harmony-vocab``."""
+def commands() -> "Dict[str, Callable[[argparse.Namespace], int]]":
+    """Each command's name and function (``cmd_seed_cache`` is ``seed-cache``)."""
+    return {name[4:].replace("_", "-"): func for name, func in globals().items() if name.startswith("cmd_")}
+
+
+class _Skipped:
+    """Stands for a command other than the one being run: its arguments are not built."""
+
+    def add_argument(self, *args: "Any", **kwargs: "Any") -> None:
+        pass
+
+    def add_mutually_exclusive_group(self) -> "_Skipped":
+        return self
+
+
+def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
+    """The argument parser of ``harmony-vocab``; given a `command`, that command's alone (all that
+    parsing its arguments and ``COMMAND --help`` need)."""
     import argparse
 
     from . import __version__
     from .pins import VOCABS, get_pin
-    from .tiers import ENV_LOCK_TIMEOUT, subdirs_text as SUBDIRS_TEXT
+    from .tiers import ENV_LOCK_TIMEOUT, subdirs_text
 
-    SUBDIRS = SUBDIRS_TEXT()
     class Parser(argparse.ArgumentParser):
         def _print_message(self, message: str, file: "Any" = None) -> None:
             # argparse swallows a failed write (--help into a closed pipe would exit 0)
@@ -318,10 +332,12 @@ def build_parser() -> "argparse.ArgumentParser":
                                 "tiktoken. Offline, except 'fetch'.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
+    only = command if command in commands() else None
 
-    def add(func: "Callable[[argparse.Namespace], int]", name: str, epilog: str = "", names: str = "",
-            json: str = "") -> "argparse.ArgumentParser":
-        doc = (func.__doc__ or "").strip()
+    def add(func: "Callable[[argparse.Namespace], int]", epilog: str = "", names: str = "", json: str = "") -> "Any":
+        name, doc = func.__name__[4:].replace("_", "-"), (func.__doc__ or "").strip()
+        if only not in (None, name):
+            return _Skipped()
         text = (epilog + "\n\n" if epilog else "") + (f"JSON output (--json): {json}\n\n" if json else "")
         p = sub.add_parser(name, help=doc, description=doc, epilog=text + EXIT_CODES_HELP, formatter_class=raw)
         p.set_defaults(func=func)
@@ -333,46 +349,46 @@ def build_parser() -> "argparse.ArgumentParser":
         return p
 
     known = ", ".join(VOCABS)
-    p = add(cmd_path, "path")
+    p = add(cmd_path)
     p.add_argument("name", metavar="NAME", type=vocab, help=known)
     p.add_argument("--bundled", action="store_true", help="the copy packaged in the wheel instead")
-    p = add(cmd_resolve, "resolve", json='{"name", "ok", "tier", "paths": [str], "attempts": [{"tier", "place", '
-                                         '"outcome", "ok"}], "error": str|null}')
+    p = add(cmd_resolve, json='{"name", "ok", "tier", "paths": [str], "attempts": [{"tier", "place", "outcome", '
+                              '"ok"}], "error": str|null}')
     p.add_argument("name", metavar="NAME", type=vocab, help=known)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--vocab-path", metavar="P", help="an explicit file (must verify)")
     group.add_argument("--vocab-dir", metavar="D", help="an explicit directory holding the vocab's files")
     p.add_argument("--model-dir", metavar="M", help="a model directory or Hugging Face repo id (local hub cache)")
     p.add_argument("--download", action="store_true", help="allow a download as the last resort")
-    p = add(cmd_verify, "verify", names="check", json='{"ok", "checks": [{"tier", "name", "path", "status": '
-                                                       '"ok"|"failed"|"absent", "detail"}]}',
-            epilog=f"A directory is searched as a model directory is ({SUBDIRS}; the "
+    p = add(cmd_verify, names="check", json='{"ok", "checks": [{"tier", "name", "path", "status": '
+                                            '"ok"|"failed"|"absent", "detail"}]}',
+            epilog=f"A directory is searched as a model directory is ({subdirs_text()}; the "
                    "files under their own names or the names the caches give them; tokenizer.json).")
     p.add_argument("paths", metavar="PATH", nargs="*", help="files or directories")
-    p = add(cmd_export, "export", names="export",
+    p = add(cmd_export, names="export",
             epilog=f"All or nothing; a different file at the destination is an error unless --force. Exports into "
                    f"one directory take turns, each waiting up to ${ENV_LOCK_TIMEOUT} seconds (default 60).")
     p.add_argument("dest", metavar="DEST", help="the destination directory (created if needed)")
     p.add_argument("--layout", choices=("flat", "encodings"), default="flat",
                    help="flat: DEST/FILE; encodings: DEST/encodings/FILE (found by --model-dir DEST)")
     p.add_argument("--force", action="store_true", help="replace files that differ")
-    p = add(cmd_env, "env", json='{"ok", "directory", "variables": {"TIKTOKEN_ENCODINGS_BASE": str}, "error"}',
+    p = add(cmd_env, json='{"ok", "directory", "variables": {"TIKTOKEN_ENCODINGS_BASE": str}, "error"}',
             epilog="The start-up registration keeps an operator's TIKTOKEN_ENCODINGS_BASE, and the tiktoken hook "
                    "stays on: eval \"$(harmony-vocab env)\" serves both tools.")
     p.add_argument("--dir", metavar="D", help="the directory (default: the bundled one)")
-    p.add_argument("--format", choices=("sh", "fish", "dockerfile", "json"), help="default: sh")
-    p = add(cmd_seed_cache, "seed-cache", names="seed",
+    p.add_argument("--format", choices=tuple(ENV_FORMATS) + ("json",), help="default: sh")
+    p = add(cmd_seed_cache, names="seed",
             epilog="With neither option, both caches at their default places (TIKTOKEN_CACHE_DIR, else "
                    "DATA_GYM_CACHE_DIR, else $TMPDIR/data-gym-cache; TIKTOKEN_RS_CACHE_DIR, else "
                    "$TMPDIR/tiktoken-rs-cache); in a shared directory only into a real directory of your own.")
     p.add_argument("--tiktoken", metavar="DIR", help="tiktoken's cache directory")
     p.add_argument("--harmony", metavar="DIR", help="openai-harmony's cache directory")
-    p = add(cmd_fetch, "fetch", names="download",
+    p = add(cmd_fetch, names="download",
             epilog="URLs: $HARMONY_VOCAB_BASE_URL/FILE first when set, then the pinned ones. Needs "
                    "harmony-vocab[download].")
     p.add_argument("--force", action="store_true", help="download even if a verified copy is cached")
-    add(cmd_doctor, "doctor", json="see the keys of the report; vocabs.NAME.openai_harmony/tiktoken.status is "
-                                   "offline, network, broken, not installed or not used",
+    add(cmd_doctor, json="see the keys of the report; vocabs.NAME.openai_harmony/tiktoken.status is offline, "
+                         "network, broken, not installed or not used",
         epilog="Exit 1 when an installed tool would download or fail. Where the start-up registration could not "
                "run, prints fixes that work as printed.")
     return parser
@@ -412,15 +428,12 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
                 code = cmd_path(SimpleNamespace(name=argv[1].removesuffix(".tiktoken"), bundled=False))  # type: ignore[arg-type]
             else:
                 try:
-                    args = build_parser().parse_args(argv)
+                    args = build_parser(argv[0] if argv else None).parse_args(argv)
                 except SystemExit as exc:
                     code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
                 else:
                     code = int(args.func(args))
-            try:
-                sys.stdout.flush()
-            except (OSError, ValueError) as exc:
-                raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
+            out("", flush=True)
             return code
         except OutputError as exc:
             return _output_failed(exc)
@@ -428,9 +441,6 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
             err(f"{PROG}: error: {exc}")
             return EXIT_USAGE
         except (VocabError, OSError) as exc:
-            if isinstance(exc, (BrokenPipeError,)) or (isinstance(exc, OSError) and exc.__class__ is OSError
-                                                       and "standard output" in str(exc)):
-                return _output_failed(OutputError(str(exc)))
             message = str(exc) if isinstance(exc, VocabError) or not exc.strerror else \
                 f"{exc.filename + ': ' if exc.filename else ''}{exc.strerror}"
             err(f"{PROG}: error: {message}")

@@ -12,8 +12,9 @@ from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
 from .tiktoken import hook_installed
-from .tiers import (subdirs_text, ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, cache_dir, directory_places,
-    FALSE_WORDS, harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us, tiktoken_cache_dir)
+from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, FALSE_WORDS, QUIET, TIKTOKEN_ENCODINGS_BASE, Place, cache_dir,
+    directory_places, harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us,
+    subdirs_text, tiktoken_cache_dir)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,8 +97,6 @@ def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[s
         elif not os.path.lexists(path):
             checks.append({"tier": None, "name": None, "path": path, "status": "failed", "detail": "missing"})
         elif os.path.basename(path) == "tokenizer.json":  # rebuilt, as the model tier does
-            from .tiers import Place
-
             found = [c for n in names if PINS[n].ranks and len(PINS[n].files) == 1
                      for c in check_places([Place("", path, (path,), kind="tokenizer.json")], n)]
             checks += [c for c in found if c["status"] == "ok"] or found[:1]
@@ -251,7 +250,7 @@ def doctor_report() -> "Dict[str, Any]":
             warnings.simplefilter("always")
             try:
                 found = resolve(name, download=False)
-                entry.update(ok=True, tier=found.tier, path=str(found.path))
+                entry.update(ok=True, tier=found.tier, path=found.strings[0])
             except (VocabError, OSError) as exc:
                 entry["error"] = str(exc).splitlines()[0] + f" (see '{PROG} resolve {name}')"
         entry["warnings"] = [str(w.message) for w in caught]

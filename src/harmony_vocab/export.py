@@ -18,7 +18,6 @@ from .tiers import ENV_LOCK_TIMEOUT, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from pathlib import Path
     from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
     PathArg = Union[str, "os.PathLike[str]"]
@@ -86,7 +85,7 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
     if layout not in LAYOUTS:
         raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
     files = [(f, path) for name in dict.fromkeys(names)
-             for f, path in zip(get_pin(name).files, resolve(name).paths)]
+             for f, path in zip(get_pin(name).files, resolve(name).strings)]
     lock_timeout = _lock_timeout(lock_timeout)
     with Directory(dest) as top:
         if layout == "flat":
@@ -97,7 +96,7 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
             return _export_locked(directory, os.path.realpath(dest), files, force)
 
 
-def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, Path]]",
+def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, str]]",
                    force: bool) -> "List[Tuple[str, str]]":
     sums: "Dict[str, str]" = {}
     tagged, conflicts = False, []
@@ -181,7 +180,7 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
     path = os.fspath(directory)
     if not path:
         raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")
-    sources = [(f, p) for name in dict.fromkeys(names) for f, p in zip(get_pin(name).files, resolve(name).paths)]
+    sources = [(f, p) for name in dict.fromkeys(names) for f, p in zip(get_pin(name).files, resolve(name).strings)]
     advice = (f"give {reader} a cache of your own: set {var} to a directory of yours ({reader} reads it from "
               f"there too), then run harmony-vocab seed-cache again")
     parent = os.path.dirname(os.path.abspath(path))

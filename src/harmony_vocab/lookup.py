@@ -114,10 +114,9 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
         reason = describe_failure(exc)
         if len(paths) > 1:  # say which of the vocab's files failed
             reason = f"{os.path.basename(checked)}: {reason}"
-        if place.optional and isinstance(exc, FileNotFoundError):
-            attempts.append(Attempt(place.tier, place.label, reason))
-            return None
         attempts.append(Attempt(place.tier, place.label, reason))
+        if place.optional and isinstance(exc, FileNotFoundError):
+            return None
         if place.on_failure == STRICT:
             if isinstance(exc, VocabIntegrityError):
                 exc.attempts = tuple(attempts)
@@ -176,9 +175,8 @@ def _wanted(pin: Pin) -> str:
 FREEZER_DATA_OPTIONS = {
     "PyInstaller": "rebuild it with harmony-vocab installed where PyInstaller runs (its hooks collect the files)",
     "cx_Freeze": "rebuild it with harmony_vocab on the file system, not in library.zip "
-                 "(--zip-exclude-packages=harmony_vocab), and harmony_vocab.register() at the top of the program",
-    "Nuitka": "rebuild it with --include-package-data=harmony_vocab, and harmony_vocab.register() at the top "
-              "of the program",
+                 "(--zip-exclude-packages=harmony_vocab)",
+    "Nuitka": "rebuild it with --include-package-data=harmony_vocab",
 }
 """How to get the vocab files into an app built by each freezer (tests/test_freezers.py)."""
 
