@@ -256,11 +256,11 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
     from .errors import VocabError
     from .files import check_file
     from .pins import get_pin
-    from .tiers import ENV_CACHE_DIR, cache_dir
+    from .tiers import NO_CACHE_DIR, cache_dir
 
     dest = cache_dir(os.environ)
     if dest is None:
-        raise UsageError(f"no home directory for the cache: set {ENV_CACHE_DIR}")
+        raise UsageError(NO_CACHE_DIR)
     terminal = sys.stderr is not None and sys.stderr.isatty()
     for name in _names(args):
         for f in get_pin(name).files:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 
+import harmony_vocab
+
 from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
@@ -178,8 +180,6 @@ def _tiktoken_defines(encoding: str) -> bool:
 
 def _situation() -> "Dict[str, Any]":
     """Whether the start-up registration could run in this process, and why not."""
-    import harmony_vocab
-
     ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
     called = registered_by_us(os.environ) is not None and hook_installed()
     built_by = freezer()
@@ -230,8 +230,6 @@ def doctor_report() -> "Dict[str, Any]":
     """The data `doctor` shows (``harmony-vocab doctor --help`` gives its JSON shape)."""
     import platform
     import warnings
-
-    import harmony_vocab
 
     packages = {d: _version(d) for d in ("openai-harmony", "tiktoken", "requests", WHEELS["legacy"]["distribution"])}
     hook: "Dict[str, Any]" = tiktoken_hook() if packages["tiktoken"] else {"active": False, "detail": "tiktoken is not installed"}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 from .errors import Attempt, FetchError, MissingExtraError, VocabError, VocabIntegrityError, VocabNotFoundError
 from .errors import VocabWarning
 from .files import check_file, describe_failure, forget_verified
-from .pins import Pin, get_pin
-from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_CACHE_DIR, ENV_BASE_URL, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
-    WARN, Place, bundled_dir, cache_dir, file_env_var, flag, places)
+from .pins import WHEELS, Pin, get_pin
+from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_BASE_URL, ENV_CACHE_DIR, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
+    NO_CACHE_DIR, WARN, Place, bundled_dir, cache_dir, data_dir, file_env_var, flag, not_installed, places)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -140,26 +141,18 @@ def _download(pin: Pin, download: "Optional[bool]", attempts: "List[Attempt]") -
     except FetchError as exc:
         attempts.append(Attempt("download", ENV_BASE_URL, str(exc)))
         return None
-    label = ", ".join(u[0] for u in urls)
+    label, dest = ", ".join(u[0] for u in urls), cache_dir(os.environ)
     allowed = download if download is not None else flag(os.environ, ENV_ALLOW_DOWNLOAD, False)
-    if flag(os.environ, ENV_OFFLINE, False):
-        attempts.append(Attempt("download", label, OFFLINE_REFUSAL))
-        return None
-    if not allowed:
-        attempts.append(Attempt("download", label, f"not allowed (offline is the default; download=True or "
-                                                   f"{ENV_ALLOW_DOWNLOAD}=1 allows it)"))
-        return None
-    dest = cache_dir(os.environ)
-    if dest is None:
-        attempts.append(Attempt("download", label, f"no home directory: set {ENV_CACHE_DIR} to a directory of yours"))
+    refusal = (OFFLINE_REFUSAL if flag(os.environ, ENV_OFFLINE, False) else
+               f"not allowed (offline is the default; download=True or {ENV_ALLOW_DOWNLOAD}=1 allows it)"
+               if not allowed else NO_CACHE_DIR if dest is None else None)
+    if refusal or dest is None:
+        attempts.append(Attempt("download", label, refusal or NO_CACHE_DIR))
         return None
     try:
         paths = tuple(os.fspath(fetch(f, dest, u)) for f, u in zip(pin.files, urls))
-    except MissingExtraError as exc:
-        attempts.append(Attempt("download", label, str(exc)))
-        return None
-    except FetchError as exc:
-        attempts.extend(exc.attempts or [Attempt("download", label, str(exc))])
+    except (FetchError, MissingExtraError) as exc:
+        attempts.extend(getattr(exc, "attempts", ()) or [Attempt("download", label, str(exc))])
         return None
     except OSError as exc:
         attempts.append(Attempt("download", dest, f"cannot write the cache: {describe_failure(exc)}"))
@@ -183,8 +176,6 @@ FREEZER_DATA_OPTIONS = {
 
 def freezer() -> "Optional[str]":
     """The freezer that built this app ("PyInstaller", "cx_Freeze", "Nuitka"), or None."""
-    import sys
-
     compiled = globals().get("__compiled__")  # set by Nuitka in every module it compiles
     if compiled is not None:
         return "Nuitka" if getattr(compiled, "standalone", False) or getattr(compiled, "onefile", False) else None
@@ -195,9 +186,6 @@ def freezer() -> "Optional[str]":
 
 def restore_advice(pin: Pin) -> str:
     """How to get the packaged files of `pin` back, for the way this process runs."""
-    from .pins import WHEELS
-    from .tiers import data_dir, not_installed
-
     built_by = freezer()
     if built_by:
         return f"this app was frozen by {built_by} without the vocab files: {FREEZER_DATA_OPTIONS[built_by]}"

@@ -16,7 +16,7 @@ import stat
 import sys
 
 from .errors import VocabError
-from .pins import PINS, WHEELS, Pin, harmony_cached
+from .pins import PINS, WHEELS, Pin, harmony_cached, harmony_pin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +52,7 @@ STRICT, WARN, QUIET = "is an error", "warns, goes on", "goes on"
 somewhere wrong), or only a line in the trace."""
 
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+NO_CACHE_DIR = f"no home directory, so no cache: set {ENV_CACHE_DIR} to a directory of yours"
 
 
 def file_env_var(name: str) -> str:
@@ -387,8 +388,7 @@ def _package(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
 def _cache(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
     ours = cache_dir(environ)
     if ours is None:
-        yield Place("cache", "harmony-vocab's cache",
-                    outcome=f"no home directory: set {ENV_CACHE_DIR} to a directory of yours")
+        yield Place("cache", "harmony-vocab's cache", outcome=NO_CACHE_DIR)
     else:
         yield Place("cache", ", ".join(_in(ours, pin)), _in(ours, pin), registrable=True)
     if pin.name in harmony_cached():  # openai-harmony caches only the vocabs it knows
@@ -478,8 +478,6 @@ def startup_selection(environ: "Environ", looks_pinned: "Callable[[str], bool]")
     `looks_pinned` (size and sampled bytes, no hashing), in a directory openai-harmony can read
     (UTF-8) and that is the user's own (`safe_dir`). A renamed file and a tokenizer.json are passed
     over; reaching openai-harmony's own cache means None: it reads that itself."""
-    from .pins import harmony_pin
-
     for place in places(harmony_pin(), environ):
         if place.paths is None or place.kind != "files":
             continue
