@@ -30,11 +30,9 @@ def redact(text: str) -> str:
     text = re.sub(_USERINFO, lambda m: m.group(1) + "***@", text)
     for var in _SECRET_VARS:
         value = os.environ.get(var) or ""
-        head = value.partition("://")[2] or value
-        userinfo = head.rpartition("@")[0]
-        for piece in sorted(set(re.split(r"[:#/?@\s]+", userinfo)), key=len, reverse=True):
-            if len(piece) >= 2:
-                text = text.replace(piece, "***")
+        userinfo = (value.partition("://")[2] or value).rpartition("@")[0]
+        for piece in sorted({p for p in re.split(r"[:#/?@\s]+", userinfo) if len(p) >= 2}, key=len, reverse=True):
+            text = text.replace(piece, "***")
     return text
 
 
@@ -116,9 +114,6 @@ class VocabNotFoundError(VocabError, FileNotFoundError):
         super().__init__(f"no verified copy of the {name} vocab found. Places tried, in order:\n"
                          f"{format_attempts(self.attempts)}\n{advice}")
 
-    def __str__(self) -> str:  # FileNotFoundError would format errno and filename
-        return str(self.args[0])
-
 
 class FetchError(VocabError, OSError):
     """A download that did not yield a verified file; `.attempts` lists each URL tried."""
@@ -126,9 +121,6 @@ class FetchError(VocabError, OSError):
     def __init__(self, message: str, attempts: "Sequence[Attempt]" = ()) -> None:
         self.attempts = tuple(attempts)
         super().__init__(redact(message))
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class MissingExtraError(VocabError, ImportError):
