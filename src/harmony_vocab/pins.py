@@ -48,7 +48,8 @@ class Pin:
     openai-harmony's GPT-OSS encoding reads it (`harmony`), the tiktoken `encodings` built on it,
     and for a ``.tiktoken`` vocab its `ranks` and `byte_level_sha256` (see the manifest)."""
 
-    __slots__ = ("name", "files", "wheel", "harmony", "encodings", "ranks", "byte_level_sha256")
+    __slots__ = ("name", "files", "wheel", "harmony", "encodings", "ranks", "byte_level_sha256",
+                 "file", "sha256", "size", "urls")
 
     def __init__(self, name: str, files: "Tuple[File, ...]", wheel: str = "core", harmony: bool = False,
                  encodings: "Tuple[str, ...]" = (), ranks: int = 0,
@@ -56,26 +57,12 @@ class Pin:
         self.name, self.files, self.wheel, self.harmony = name, tuple(files), wheel, harmony
         self.encodings = tuple(encodings) or (name,)
         self.ranks, self.byte_level_sha256 = ranks, byte_level_sha256
+        # A vocab of one file (all but gpt2): that file's fields (`cache_key` below too).
+        first = self.files[0]
+        self.file, self.sha256, self.size, self.urls = first.name, first.sha256, first.size, first.urls
 
     def __repr__(self) -> str:
         return f"Pin({self.name!r}, files={[f.name for f in self.files]}, wheel={self.wheel!r})"
-
-    # A vocab of one file (all but gpt2): that file's fields.
-    @property
-    def file(self) -> str:
-        return self.files[0].name
-
-    @property
-    def sha256(self) -> str:
-        return self.files[0].sha256
-
-    @property
-    def size(self) -> int:
-        return self.files[0].size
-
-    @property
-    def urls(self) -> "Tuple[str, ...]":
-        return self.files[0].urls
 
     @property
     def cache_key(self) -> str:
@@ -111,11 +98,10 @@ def get_pin(name: object) -> Pin:
     """The pin of a known vocab name; `UnknownVocabError` (listing the known ones) for anything
     else. Only exact names are accepted, so no name can reach outside a data directory; a
     ``.tiktoken`` suffix is tolerated (``o200k_base.tiktoken`` is ``o200k_base``)."""
-    if isinstance(name, str):
-        pin = PINS.get(name[: -len(".tiktoken")] if name.endswith(".tiktoken") else name)
-        if pin is not None:
-            return pin
-    raise UnknownVocabError(name, VOCABS)
+    pin = PINS.get(name.removesuffix(".tiktoken")) if isinstance(name, str) else None
+    if pin is None:
+        raise UnknownVocabError(name, VOCABS)
+    return pin
 
 
 def file_for_url(url: str) -> "Optional[File]":
