@@ -102,8 +102,7 @@ def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, str
     tagged, conflicts = False, []
     if directory.lstat(SUMS_FILE) is not None:
         try:
-            with directory.open(SUMS_FILE) as stream:
-                sums, tagged = read_sums(stream.read(SUMS_MAX_BYTES + 1).decode("utf-8"))
+            sums, tagged = read_sums(directory.read(SUMS_FILE, SUMS_MAX_BYTES, "a SHA256SUMS").decode("utf-8"))
         except (ValueError, OSError) as exc:
             conflicts.append((os.path.join(directory.path, SUMS_FILE), f"not a sha256sum file, kept: {exc}"))
     writes: "List[Tuple[str, Callable[..., object]]]" = []

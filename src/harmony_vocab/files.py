@@ -72,18 +72,16 @@ def open_regular(path: "PathLike", dir_fd: "Optional[int]" = None) -> "io.FileIO
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
             raise PathError(errno.EAGAIN, "changed while it was opened", fspath)
         require_regular(fspath, opened)
-        f = io.FileIO(fd, "rb", closefd=True)
+        return io.FileIO(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
-    f.name = fspath  # type: ignore[misc,unused-ignore]
-    return f
 
 
-def read_regular(path: "PathLike", limit: int, what: str) -> bytes:
+def read_regular(path: "PathLike", limit: int, what: str, dir_fd: "Optional[int]" = None) -> bytes:
     """The bytes of the regular file `path`, at most `limit`: a larger file (or one growing past
     `limit` as it is read) raises `PathError` naming `what` it should have been."""
-    with open_regular(path) as f:
+    with open_regular(path, dir_fd) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise PathError(errno.EFBIG, f"more than the {limit} bytes {what} may be", os.fspath(path))
@@ -109,18 +107,17 @@ def read_verified(path: "PathLike", f: File, keep: bool = True) -> bytes:
         st = os.fstat(src.fileno())
         if st.st_size != f.size:
             raise VocabIntegrityError(fspath, f.vocab, f.size, st.st_size, f.sha256, None)
-        if _key(fspath, st, f) in _verified:  # this very file, unchanged since: no second hashing
+        key = _key(fspath, st, f)
+        if key in _verified:  # this very file, unchanged since: no second hashing
             if not keep:
                 return b""
             data = src.read(f.size + 1)
-            if len(data) == f.size and _key(fspath, os.fstat(src.fileno()), f) == _key(fspath, st, f):
+            if len(data) == f.size and _key(fspath, os.fstat(src.fileno()), f) == key:
                 return data
             src.seek(0)
+        step = f.size + 1 if keep else _CHUNK  # at once, or checked in pieces
         digest, chunks, total = hashlib.sha256(), [], 0
-        while total <= f.size:
-            chunk = src.read(f.size + 1 - total if keep else min(_CHUNK, f.size + 1 - total))
-            if not chunk:
-                break
+        for chunk in iter(lambda: src.read(min(step, f.size + 1 - total)), b""):  # never past f.size + 1
             digest.update(chunk)
             total += len(chunk)
             if keep:
@@ -129,7 +126,7 @@ def read_verified(path: "PathLike", f: File, keep: bool = True) -> bytes:
     if total != f.size or actual != f.sha256:
         raise VocabIntegrityError(fspath, f.vocab, f.size, total, f.sha256, actual if total == f.size else None)
     with _lock:
-        _verified.add(_key(fspath, st, f))
+        _verified.add(key)
     return b"".join(chunks)
 
 
@@ -142,8 +139,7 @@ def check_file(path: "PathLike", f: File) -> None:
 def verify_file(path: "PathLike", name: str) -> None:
     """Check that `path` is (a file of) the pinned vocab `name`; raise `VocabIntegrityError`
     naming the file, with expected and actual size and sha256, if it is not."""
-    pin = get_pin(name)
-    check_file(path, file_of(pin, path))
+    check_file(path, file_of(get_pin(name), path))
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -186,18 +182,21 @@ class Directory:
 
     def __init__(self, path: "PathLike", follow: bool = True, within: "Optional[Directory]" = None) -> None:
         self.path = os.fspath(path)
-        name = os.path.basename(self.path) if within else self.path
-        if within is None:
-            make_dir(os.path.dirname(os.path.abspath(self.path)))
+        name, at = within._at(os.path.basename(self.path)) if within else (self.path, None)
         try:
-            os.mkdir(name, 0o777, dir_fd=within.fd if within else None)
+            if within is None:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        except OSError as exc:
+            raise _in_the_way(exc, self.path) from None
+        try:
+            os.mkdir(name, 0o777, dir_fd=at)
         except FileExistsError:
-            pass
+            pass  # whatever it is, the open below tells
         except OSError as exc:
             raise _in_the_way(exc, self.path) from None
         flags = _DIR_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
         try:
-            self.fd = os.open(name, flags, dir_fd=within.fd if within else None)
+            self.fd = os.open(name, flags, dir_fd=at)
         except PermissionError:  # a directory we may write but not read: write by path
             self.fd = -1
         except OSError as exc:
@@ -225,10 +224,10 @@ class Directory:
         except FileNotFoundError:
             return None
 
-    def open(self, name: str) -> "io.FileIO":
-        """The regular file `name` here (a symlink followed), open for reading."""
+    def read(self, name: str, limit: int, what: str) -> bytes:
+        """The bytes of the regular file `name` here (a symlink followed), bounded (`read_regular`)."""
         path, fd = self._at(name)
-        return open_regular(path, dir_fd=fd)
+        return read_regular(path, limit, what, fd)
 
     def lock(self, timeout: float = LOCK_TIMEOUT, waiting: "Optional[Callable[[str], None]]" = None) -> None:
         """Take the writers' lock of this directory (``flock`` on it: no file is left): writers
@@ -292,8 +291,12 @@ class Directory:
 
 
 def _in_the_way(exc: OSError, path: str) -> OSError:
+    """A `PathError` naming the file in the way of the directory `path` (it, or the nearest parent
+    that exists) and saying what to do, not a bare "File exists"; other errors as they are."""
     if exc.errno not in (errno.EEXIST, errno.ENOTDIR):
         return exc
+    while path and not os.path.lexists(path):
+        path = os.path.dirname(path)
     try:
         mode = os.lstat(path).st_mode
         kind = next((k for test, k in _KINDS if test(mode)), "a file")
@@ -302,19 +305,6 @@ def _in_the_way(exc: OSError, path: str) -> OSError:
     except OSError:
         kind = "a file"
     return PathError(errno.ENOTDIR, f"is {kind}, not a directory: remove it, or choose another directory", path)
-
-
-def make_dir(directory: "PathLike") -> None:
-    """Create `directory` and its parents where missing; a file in the way raises `PathError`
-    naming it and saying what to do, not a bare "File exists"."""
-    path = os.fspath(directory)
-    try:
-        os.makedirs(path, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        culprit = path
-        while culprit and not os.path.lexists(culprit):
-            culprit = os.path.dirname(culprit)
-        raise _in_the_way(FileExistsError(errno.EEXIST, "", culprit), culprit) from None
 
 
 def copier(source: "PathLike", f: File) -> "Callable[[BinaryIO], object]":
