@@ -31,11 +31,6 @@ _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _TAG_LINE = re.compile(r"^SHA256 \((.+)\) = ([0-9a-fA-F]{64})$")  # sha256sum --tag
 
 
-def _lock_timeout(given: "Optional[float]") -> float:
-    """`given`, else ``HARMONY_VOCAB_LOCK_TIMEOUT``, else `files.LOCK_TIMEOUT`."""
-    return given if given is not None else seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
-
-
 class ExportConflictError(VocabError, FileExistsError):
     """Files at the destination that differ from what would be written, or are symlinks to files
     outside it; `.conflicts` lists them."""
@@ -45,9 +40,6 @@ class ExportConflictError(VocabError, FileExistsError):
         listed = "; ".join(f"{path} ({reason})" for path, reason in conflicts)
         super().__init__(f"refusing to replace {len(conflicts)} file(s) that are not a real copy of the pinned "
                          f"vocab: {listed}. Pass --force (force=True) to replace them, or choose an empty destination")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def read_sums(text: str) -> "Tuple[Dict[str, str], bool]":
@@ -73,7 +65,7 @@ def format_sums(sums: "Dict[str, str]", tagged: bool = False) -> str:
 
 
 def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", force: bool = False,
-           lock_timeout: "Optional[float]" = None, waiting: "Waiting" = None) -> "List[Tuple[str, str]]":
+           waiting: "Waiting" = None) -> "List[Tuple[str, str]]":
     """Copy the verified files of the vocabs `names` into `dest` (or ``dest/encodings``) and write
     or update ``SHA256SUMS`` there (other files' entries kept); return ``(action, path)`` for each
     file, SHA256SUMS last. All or nothing; exports into one directory take turns. A file there that
@@ -86,13 +78,11 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
         raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
     files = [(f, path) for name in dict.fromkeys(names)
              for f, path in zip(get_pin(name).files, resolve(name).strings)]
-    lock_timeout = _lock_timeout(lock_timeout)
+    timeout = seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
     with Directory(dest) as top:
-        if layout == "flat":
-            top.lock(lock_timeout, waiting)
-            return _export_locked(top, os.path.realpath(dest), files, force)
-        with Directory(os.path.join(os.fspath(dest), "encodings"), follow=False, within=top) as directory:
-            directory.lock(lock_timeout, waiting)
+        encodings = os.path.join(os.fspath(dest), "encodings")
+        with top if layout == "flat" else Directory(encodings, follow=False, within=top) as directory:
+            directory.lock(timeout, waiting)
             return _export_locked(directory, os.path.realpath(dest), files, force)
 
 
@@ -106,15 +96,12 @@ def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, str
         except (ValueError, OSError) as exc:
             conflicts.append((os.path.join(directory.path, SUMS_FILE), f"not a sha256sum file, kept: {exc}"))
     writes: "List[Tuple[str, Callable[..., object]]]" = []
-    done = []
     for f, source in files:
         problem = _problem(directory, f, dest)
         if problem:
             conflicts.append((os.path.join(directory.path, f.name), problem))
         if problem or directory.lstat(f.name) is None:
             writes.append((f.name, copier(source, f)))
-        done.append(("written" if problem or directory.lstat(f.name) is None else "unchanged",
-                     os.path.join(directory.path, f.name)))
     if conflicts and not force:
         raise ExportConflictError(conflicts)
     before = format_sums(sums, tagged)
@@ -122,8 +109,6 @@ def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, str
     text = format_sums(sums, tagged)
     if text != before or directory.lstat(SUMS_FILE) is None:
         writes.append((SUMS_FILE, lambda out: out.write(text.encode("utf-8"))))
-    done.append(("written" if writes and writes[-1][0] == SUMS_FILE else "unchanged",
-                 os.path.join(directory.path, SUMS_FILE)))
     try:
         directory.write_all(writes)
     except OSError as exc:
@@ -133,7 +118,9 @@ def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, str
         space = f" (the export needs {needed} bytes there)" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
         raise PathError(exc.errno or errno.EIO, f"cannot be written: {exc.strerror or exc}; nothing was changed"
                         + space, directory.path) from None
-    return done
+    written = {name for name, _ in writes}
+    return [("written" if name in written else "unchanged", os.path.join(directory.path, name))
+            for name in [*(f.name for f, _ in files), SUMS_FILE]]
 
 
 def _problem(directory: Directory, f: File, dest: str) -> "Optional[str]":
@@ -155,9 +142,6 @@ def _problem(directory: Directory, f: File, dest: str) -> "Optional[str]":
 class CacheDirError(VocabError, PermissionError):
     """A cache directory that seed-cache will not write into; the message says why and what to do."""
 
-    def __str__(self) -> str:
-        return str(self.args[0])
-
 
 def _owner(uid: int) -> str:
     try:
@@ -169,13 +153,13 @@ def _owner(uid: int) -> str:
 
 
 def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: str, *,
-               lock_timeout: "Optional[float]" = None, waiting: "Waiting" = None) -> "List[str]":
+               waiting: "Waiting" = None) -> "List[str]":
     """Write verified copies of the vocabs `names` into the download cache `directory` of
     `reader`, named as it names them (the sha1 of the URL); return the paths. In a directory every
     user may write to (``/tmp``), only into a real directory of one's own: a symlink or another
     user's directory raises `CacheDirError` naming `var`, the variable that gives `reader` a cache
     of one's own. Decided on the opened directory, so that nothing swapped in between is used."""
-    lock_timeout = _lock_timeout(lock_timeout)
+    timeout = seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
     path = os.fspath(directory)
     if not path:
         raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")
@@ -191,14 +175,13 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
     try:
         opened = Directory(path, follow=not shared)
     except OSError as exc:
-        raise CacheDirError(f"{path}: {describe_failure(exc) if not isinstance(exc, PathError) else exc.strerror}; "
-                            f"{advice}") from None
+        raise CacheDirError(f"{path}: {describe_failure(exc)}; {advice}") from None
     with opened as d:
         if shared and d.stat.st_uid != me:
             raise CacheDirError(f"{path} belongs to {_owner(d.stat.st_uid)} and you are {_owner(me)}: in the shared "
                                 f"directory {parent} only a directory of your own is written into; {advice}")
         try:
-            d.lock(lock_timeout, waiting)
+            d.lock(timeout, waiting)
             todo = []
             for f, source in sources:
                 try:
