@@ -3,8 +3,6 @@ function given the parsed arguments and returning its exit code; `main` runs one
 stdout; an expected failure is one line on stderr (what was given, what was expected, what to do),
 then any list of places tried. ``harmony-vocab COMMAND --help`` documents each command."""
 
-from __future__ import annotations
-
 import os
 import sys
 

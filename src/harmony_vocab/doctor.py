@@ -2,8 +2,6 @@
 the start-up registration ran, where each vocab comes from, what an unmodified openai-harmony and
 tiktoken would do, and the fixes that work as printed."""
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -13,7 +11,6 @@ from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
-from .tiktoken import hook_installed
 from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, FALSE_WORDS, QUIET, TIKTOKEN_ENCODINGS_BASE, Place, cache_dir,
     directory_places, harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us,
     subdirs_text, tiktoken_cache_dir)
@@ -58,8 +55,6 @@ def _identify(path: str, names: "Sequence[str]") -> "Optional[str]":
 
 def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
     """Checks of the places of one vocab: each set place's files, the tokenizer.json rebuilt."""
-    from .tokenizer_json import rebuilt_copy
-
     checks = []
     for place in found:
         tier = place.tier or None  # "": a directory given to verify, in no tier
@@ -70,6 +65,8 @@ def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
                 checks.append({"tier": tier, "name": name, "path": place.label, "status": "failed",
                                "detail": place.outcome})
         elif place.kind == "tokenizer.json":
+            from .tokenizer_json import rebuilt_copy  # imported only where a tokenizer.json is found
+
             path, outcome = rebuilt_copy(place.paths[0], PINS[name], cache_dir(os.environ))
             if outcome.startswith(place.paths[0]):  # the line names the path once
                 outcome = outcome[len(place.paths[0]):].lstrip(": ")
@@ -156,6 +153,8 @@ def predict_openai_harmony(name: str) -> "Dict[str, Any]":
 def tiktoken_hook() -> "Dict[str, Any]":
     """Whether unmodified tiktoken, started like this process, is served by the start-up hook
     (and whether it can be imported at all, hook or not)."""
+    from .tiktoken import hook_installed  # imported here: verify's checks do without it
+
     hooked = hook_installed()
     try:
         import tiktoken.load
@@ -180,6 +179,8 @@ def _tiktoken_defines(encoding: str) -> bool:
 
 def _situation() -> "Dict[str, Any]":
     """Whether the start-up registration could run in this process, and why not."""
+    from .tiktoken import hook_installed
+
     ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
     called = registered_by_us(os.environ) is not None and hook_installed()
     built_by = freezer()

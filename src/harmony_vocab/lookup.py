@@ -1,7 +1,5 @@
 """`resolve`: walk the lookup order (``tiers.places``) and verify every candidate against its pin."""
 
-from __future__ import annotations
-
 import os
 import sys
 import warnings

@@ -9,8 +9,6 @@ function, `directory_places`. Everything is read from the environment when calle
 imported lazily: interpreter start-up imports this module only when a setting asks for it.
 """
 
-from __future__ import annotations
-
 import os
 import stat
 import sys
