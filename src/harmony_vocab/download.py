@@ -128,9 +128,10 @@ def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[
                    deadline: Tuple[float, float], progress: Optional[Progress]) -> Path:
     """One try of `url`: its body streamed into ``dest/<f.name>``, hashed and capped at the pinned size.
 
-    When the deadline (`ends`, a `time.monotonic()` value) comes, a timer shuts the connection down:
-    a read blocked on a server that trickles bytes returns then, where the per-read time-out would
-    never fire (each byte restarts it, and a read waits for a whole chunk)."""
+    `deadline` is when it ends (a `time.monotonic()` value) and its length in seconds. When it comes,
+    a timer shuts the connection down: a read blocked on a server that trickles bytes returns then,
+    where the per-read time-out would never fire (each byte restarts it, and a read waits for a whole
+    chunk)."""
     import requests
 
     ends, limit = deadline
@@ -147,7 +148,8 @@ def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[
                 raise _Failure(f"HTTP {status} {response.reason}".rstrip(), retry=status >= 500 or status in (408, 429))
             announced = response.headers.get("Content-Length", "")
             if announced.isdigit() and int(announced) > f.size:
-                raise _Failure(f"server announces {announced} bytes, more than the pinned {f.size}: refused", False)
+                raise _Failure(f"server announces {announced} bytes, more than the pinned {f.size}: refused",
+                               retry=False)
 
             def cut_off() -> None:
                 # urllib3 >= 2.3 (the download extra requires it): HTTPResponse.shutdown() shuts the socket
@@ -168,7 +170,8 @@ def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[
                 for chunk in response.iter_content(_CHUNK):
                     received += len(chunk)
                     if received > f.size:
-                        raise _Failure(f"body larger than the pinned {f.size} bytes: stopped at {received}", False)
+                        raise _Failure(f"body larger than the pinned {f.size} bytes: stopped at {received}",
+                                       retry=False)
                     out.write(chunk)
                     digest.update(chunk)
                     if progress is not None:
@@ -191,7 +194,8 @@ def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[
         shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
             timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
         if cut.is_set() or shortened or time.monotonic() >= ends:
-            raise _Failure(f"stopped after {received} of {f.size} bytes: {_deadline_passed(limit)}", False) from None
+            raise _Failure(f"stopped after {received} of {f.size} bytes: {_deadline_passed(limit)}",
+                           retry=False) from None
         if isinstance(exc, _Failure):
             raise
         retry = isinstance(exc, requests.exceptions.RequestException) and not isinstance(
