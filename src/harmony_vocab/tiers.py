@@ -170,12 +170,15 @@ def _hf_path(environ: "Environ", value: str) -> str:
     return absolute(value)
 
 
+_SITE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The directory this package was imported from (site-packages, a frozen app's, an editable install's)."""
+
+
 def data_dir(wheel: str) -> "Optional[str]":
     """The ``data`` directory of the installed `wheel` ("core" or "legacy"), found beside this
     package (a wheel, a frozen app) or on ``sys.path`` (an editable install), never imported."""
     package = WHEELS[wheel]["package"]
-    site_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for base in (site_dir, *sys.path):
+    for base in (_SITE_DIR, *sys.path):
         candidate = os.path.join(base or ".", package, "data")
         if os.path.isdir(candidate):
             return absolute(candidate)
