@@ -9,6 +9,8 @@
 - LangChain's ``TokenTextSplitter()`` (gpt2 by default) works offline;
 - a tampered companion file is refused and the next tier serves; with no other copy tiktoken
   fails as without us;
+- gpt2's ranks come from our ``data_gym_to_mergeable_bpe_ranks`` wrapper (``vocab.bpe`` alone),
+  tiktoken's own function never running; a tampered ``encoder.json`` hands over to it;
 - without the companion, its encodings pass through to tiktoken untouched;
 - the commands accept the companion's names, its variables are honoured, ``doctor`` says which
   encodings each tool loads offline and names the command that adds the companion.
@@ -370,6 +372,56 @@ def test_a_tampered_companion_file_is_refused_and_the_next_tier_serves(companion
     assert alone.returncode == off.returncode != 0
     assert mask(alone.stderr.strip().splitlines()[-1]) == mask(off.stderr.strip().splitlines()[-1])
     assert "r50k_base.tiktoken" in alone.stderr
+
+
+# tiktoken.get_encoding("gpt2") with a spy on tiktoken.load.read_file_cached, through which tiktoken's
+# own data_gym_to_mergeable_bpe_ranks reads both of gpt2's files: first line, the names the spy was
+# asked for and whether that function is our wrapper; second line, the ids of TEXT.
+GPT2 = textwrap.dedent(
+    f"""
+    import json, tiktoken, tiktoken.load as load
+    asked, read = [], load.read_file_cached
+
+    def spy(url, expected_hash=None):
+        asked.append(url.rsplit("/", 1)[-1])
+        return read(url, expected_hash)
+
+    load.read_file_cached = spy
+    try:
+        ids = tiktoken.get_encoding("gpt2").encode({TEXT!r}, allowed_special="all")
+    finally:
+        print(json.dumps([asked, getattr(load.data_gym_to_mergeable_bpe_ranks, "__harmony_vocab__", False)]))
+    print(json.dumps(ids))
+    """
+)
+
+
+def gpt2(venv: Path, home: Path, check: bool = True, **env: str) -> Tuple[List[Any], subprocess.CompletedProcess]:
+    proc = run_python(venv, home, GPT2, check=check, **env)
+    return [json.loads(line) for line in proc.stdout.splitlines()], proc
+
+
+def test_gpt2_is_served_by_the_data_gym_wrapper_and_a_tampered_encoder_json_is_not(companion_venv: Path,
+                                                                                    tmp_path: Path) -> None:
+    # tiktoken's own function, harmony-vocab off, reading its cache: it reads both files (the spy sees them).
+    cache = seed_tiktoken_cache(tmp_path / "tiktoken-cache", ["gpt2"])
+    (asked, ours), expected = gpt2(companion_venv, tmp_path / "own", HARMONY_VOCAB_AUTOREGISTER="0",
+                                   TIKTOKEN_CACHE_DIR=str(cache))[0]
+    assert (asked, ours) == (["vocab.bpe", "encoder.json"], False)
+    # Through the hook, empty cache: our wrapper built the ranks, tiktoken's function read nothing.
+    assert gpt2(companion_venv, tmp_path / "hook")[0] == [[[], True], expected]
+    # encoder.json, which the wrapper never parses, one byte off: the vocab is refused, tiktoken's own
+    # function runs (asking for vocab.bpe) and, with no other copy, fails offline as without us.
+    venv = copy_venv(companion_venv, tmp_path / "venv")
+    (encoder,) = venv.glob("lib/python*/site-packages/harmony_vocab_legacy/data/encoder.json")
+    data = bytearray(encoder.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    encoder.write_bytes(bytes(data))
+    (alone,), failed_alone = gpt2(venv, tmp_path / "tampered", check=False)
+    (off,), failed_off = gpt2(venv, tmp_path / "off", check=False, HARMONY_VOCAB_AUTOREGISTER="0")
+    assert (alone, off) == ([["vocab.bpe"], True], [["vocab.bpe"], False])
+    assert failed_alone.returncode == failed_off.returncode != 0
+    assert mask(failed_alone.stderr.strip().splitlines()[-1]) == mask(failed_off.stderr.strip().splitlines()[-1])
 
 
 def test_without_the_companion_its_encodings_pass_through_untouched(full_venv: Path, tmp_path: Path) -> None:

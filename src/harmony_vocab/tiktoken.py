@@ -3,9 +3,9 @@
 
 The hook: tiktoken reads every vocab file through ``tiktoken.load.read_file_cached(url,
 expected_hash)`` (``load_tiktoken_bpe`` and ``data_gym_to_mergeable_bpe_ranks`` call it); once
-``tiktoken.load`` has run, `patch` wraps ``read_file_cached`` and ``load_tiktoken_bpe`` so that a
-pinned URL asked for with its pin's sha256 (or none) is answered with the verified bytes of
-``resolve(vocab)``. Every other URL or hash, a vocab whose wheel is not installed, a tiktoken whose
+``tiktoken.load`` has run, `patch` wraps the three so that a pinned URL asked for with its pin's
+sha256 (or none) is answered with the verified bytes of ``resolve(vocab)`` (GPT-2's ranks from its
+``vocab.bpe`` alone). Every other URL or hash, a vocab whose wheel is not installed, a tiktoken whose
 functions look different, and any failure of ours: tiktoken's own code runs, as if we were absent.
 This module is imported when tiktoken is, never before; it does not import tiktoken.
 """
@@ -18,6 +18,7 @@ import os
 import sys
 import types
 
+from .errors import MissingExtraError, NotShippedError, VocabError
 from .pins import PINS, File, file_for_url
 
 TYPE_CHECKING = False
@@ -104,20 +105,22 @@ def install_hook() -> None:
         sys.meta_path.insert(0, TiktokenFinder())
 
 
-def _takes(function: object, first: str) -> bool:
-    """True for a plain function ``(first, expected_hash=None)``, as tiktoken 0.6 to 0.14 have."""
+def _takes(function: object, *names: str) -> bool:
+    """True for a plain function whose parameters are `names`, as tiktoken 0.6 to 0.14 have them."""
     code = getattr(function, "__code__", None)
-    return code is not None and code.co_argcount == 2 and code.co_varnames[:2] == (first, "expected_hash")
+    return code is not None and code.co_varnames[:code.co_argcount] == names
 
 
 def patch(module: types.ModuleType) -> bool:
-    """Wrap ``read_file_cached`` and ``load_tiktoken_bpe`` of a ``tiktoken.load`` module; False
-    (and nothing changed) when they do not look as expected."""
+    """Wrap the three functions of a ``tiktoken.load`` module (the third if it looks as expected);
+    False (and nothing changed) when the first two do not look as expected."""
     read_original: "Any" = getattr(module, "read_file_cached", None)
     load_original: "Any" = getattr(module, "load_tiktoken_bpe", None)
+    gym_original: "Any" = getattr(module, "data_gym_to_mergeable_bpe_ranks", None)
     if getattr(load_original, "__harmony_vocab__", False):
         return True
-    if not (_takes(read_original, "blobpath") and _takes(load_original, "tiktoken_bpe_file")):
+    if not (_takes(read_original, "blobpath", "expected_hash")
+            and _takes(load_original, "tiktoken_bpe_file", "expected_hash")):
         return False
 
     @functools.wraps(read_original)
@@ -130,21 +133,28 @@ def patch(module: types.ModuleType) -> bool:
         data = serve(tiktoken_bpe_file, expected_hash)
         return load_original(tiktoken_bpe_file, expected_hash) if data is None else parse_ranks(data)  # type: ignore[no-any-return,unused-ignore]
 
-    for name, wrapper in (("read_file_cached", read_file_cached), ("load_tiktoken_bpe", load_tiktoken_bpe)):
+    @functools.wraps(gym_original)
+    def data_gym_to_mergeable_bpe_ranks(*args: "Any", **kwargs: "Any") -> "Dict[bytes, int]":
+        try:
+            ranks: "Optional[Dict[bytes, int]]" = data_gym_ranks(serve, *args, **kwargs)
+        except Exception:  # not ours, or clobber_one_byte_tokens given: tiktoken's own, no exception chained
+            ranks = None
+        return gym_original(*args, **kwargs) if ranks is None else ranks  # type: ignore[no-any-return,unused-ignore]
+
+    wrappers: "List[Any]" = [read_file_cached, load_tiktoken_bpe]
+    gym = ("vocab_bpe_file", "encoder_json_file", "vocab_bpe_hash", "encoder_json_hash")
+    if _takes(gym_original, *gym) or _takes(gym_original, *gym, "clobber_one_byte_tokens"):  # tiktoken 0.11+ adds it
+        wrappers.append(data_gym_to_mergeable_bpe_ranks)
+    for wrapper in wrappers:
         setattr(wrapper, "__harmony_vocab__", True)
-        setattr(module, name, wrapper)
+        setattr(module, wrapper.__name__, wrapper)
     return True
 
 
-def _served(url: str, expected_hash: "Optional[str]") -> "Optional[File]":
-    """The pinned file at `url`, when asked for with its sha256 (or none) and its wheel is installed."""
-    from .tiers import data_dir
-
+def _pinned(url: str, expected_hash: "Optional[str]") -> "Optional[File]":
+    """The pinned file at `url`, when asked for with its sha256 (or none)."""
     f = file_for_url(url)
-    if f is None or expected_hash not in (None, f.sha256):
-        return None
-    wheel = PINS[f.vocab].wheel
-    return f if wheel == "core" or data_dir(wheel) is not None else None
+    return f if f is not None and expected_hash in (None, f.sha256) else None
 
 
 def read_url(url: str, expected_hash: "Optional[str]" = None, **lookup: "Any") -> bytes:
@@ -153,10 +163,8 @@ def read_url(url: str, expected_hash: "Optional[str]" = None, **lookup: "Any") -
     from .files import read_verified
     from .lookup import resolve
 
-    f = file_for_url(url)
-    if f is None or expected_hash not in (None, f.sha256):
-        from .errors import NotShippedError
-
+    f = _pinned(url, expected_hash)
+    if f is None:
         raise NotShippedError(f"{url} (sha256 {expected_hash}) is no file harmony-vocab pins")
     pin = PINS[f.vocab]
     return read_verified(resolve(f.vocab, **lookup).strings[pin.files.index(f)], f)
@@ -166,7 +174,10 @@ def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
     """`read_url` for the hook: None when `url` or `expected_hash` is not ours, the vocab's wheel
     is not installed, or the lookup order has no verified copy. Its warnings are not shown: this
     runs inside programs that never named harmony-vocab (``harmony-vocab doctor`` shows them)."""
-    if _served(url, expected_hash) is None:
+    from .tiers import data_dir
+
+    f = _pinned(url, expected_hash)
+    if f is None or (PINS[f.vocab].wheel != "core" and data_dir(PINS[f.vocab].wheel) is None):
         return None
     try:
         import warnings
@@ -185,6 +196,22 @@ def parse_ranks(data: bytes) -> "Dict[bytes, int]":
     return dict(zip(map(binascii.a2b_base64, parts[::2]), map(int, parts[1::2])))
 
 
+def data_gym_ranks(read: "Callable[[str, Optional[str]], Optional[bytes]]", vocab_bpe_file: str,
+                   encoder_json_file: str, vocab_bpe_hash: "Optional[str]" = None,
+                   encoder_json_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
+    """tiktoken's ``data_gym_to_mergeable_bpe_ranks`` of a pinned vocab (GPT-2's), from its ``vocab.bpe``
+    as `read` gives it; its ``encoder.json`` (the same ranks, verified by `resolve`) is not parsed.
+    Raises `NotShippedError` for any other files, and what `read` raises."""
+    files = (_pinned(vocab_bpe_file, vocab_bpe_hash), _pinned(encoder_json_file, encoder_json_hash))
+    data = read(vocab_bpe_file, vocab_bpe_hash) if files[0] is not None and PINS[files[0].vocab].files == files else None
+    if data is None:
+        raise NotShippedError(f"{vocab_bpe_file} and {encoder_json_file} are no vocab harmony-vocab pins")
+    odd = [b for b in range(256) if not chr(b).isprintable() or b == 32]  # written as chr(256 + n)
+    table = {**{b: b for b in range(256) if b not in odd}, **{256 + n: b for n, b in enumerate(odd)}}
+    texts = [*map(chr, table), *data.decode().replace(" ", "").split("\n")[1:-1]]  # the 256 bytes, then the merges
+    return {text.translate(table).encode("latin-1"): rank for rank, text in enumerate(texts)}
+
+
 def _private(function: "Any", names: "Dict[str, Any]") -> "Any":
     """`function`, run over `names` (a private copy of its module's names, with ours in it)."""
     return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__,
@@ -201,17 +228,12 @@ def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "Pa
     `resolve` raises. Needs ``harmony-vocab[tiktoken]``."""
     try:
         import tiktoken
-        import tiktoken.load
         from tiktoken_ext import openai_public
     except ImportError:
-        from .errors import MissingExtraError
-
         raise MissingExtraError("tiktoken", "tiktoken", "tiktoken_encoding") from None
     constructors: "Dict[str, Any]" = getattr(openai_public, "ENCODING_CONSTRUCTORS", {})
     constructor = constructors.get(name) if isinstance(name, str) else None
     if not isinstance(constructor, types.FunctionType):
-        from .errors import NotShippedError
-
         known = ", ".join(e for pin in PINS.values() for e in pin.encodings)
         raise NotShippedError(f"unknown tiktoken encoding {name!r}: expected one of {known}")
     lookup = {"vocab_path": vocab_path, "vocab_dir": vocab_dir, "model_dir": model_dir, "download": download}
@@ -222,9 +244,8 @@ def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "Pa
     def load(url: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
         return parse_ranks(read(url, expected_hash))
 
-    data_gym = _private(tiktoken.load.data_gym_to_mergeable_bpe_ranks,
-                        {**vars(tiktoken.load), "read_file_cached": read})
-    names = {**vars(openai_public), "load_tiktoken_bpe": load, "data_gym_to_mergeable_bpe_ranks": data_gym}
+    names = {**vars(openai_public), "load_tiktoken_bpe": load,
+             "data_gym_to_mergeable_bpe_ranks": functools.partial(data_gym_ranks, read)}
     for key, value in list(names.items()):  # o200k_harmony() calls o200k_base(): all of them over `names`
         if isinstance(value, types.FunctionType) and value.__module__ == openai_public.__name__:
             names[key] = _private(value, names)
@@ -236,7 +257,6 @@ def seed_tiktoken_cache(directory: "PathArg" = None, names: "Optional[Iterable[s
     """Write verified copies where ``tiktoken.get_encoding`` looks before downloading (default:
     ``TIKTOKEN_CACHE_DIR``, else ``DATA_GYM_CACHE_DIR``, else ``$TMPDIR/data-gym-cache``); return
     the paths. Raises `export.CacheDirError` as `export.seed_cache` does."""
-    from .errors import VocabError
     from .export import seed_cache
     from .tiers import TIKTOKEN_CACHE_VARS, installed_vocabs, tiktoken_cache_dir
 
