@@ -72,15 +72,10 @@ def load(tokenizer_json: str) -> "Any":
         raise TokenizerJsonError(f"{tokenizer_json} is not valid JSON: {exc}") from None
 
 
-def _byte_decoder() -> "Dict[int, str]":
-    """GPT-2's byte-to-unicode mapping, reversed, as a ``str.translate`` table to latin-1: a
-    printable byte stands for itself, the others, in order, for the characters from U+0100."""
-    printable = [b for b in range(256) if chr(b).isprintable() and chr(b) != " "]
-    others = [b for b in range(256) if b not in printable]
-    return {**{b: chr(b) for b in printable}, **{256 + i: chr(b) for i, b in enumerate(others)}}
-
-
-BYTE_DECODER = _byte_decoder()
+BYTE_DECODER: "Dict[int, str]" = {b: chr(b) for b in range(256) if chr(b).isprintable() and chr(b) != " "}
+BYTE_DECODER.update({256 + i: chr(b) for i, b in enumerate(b for b in range(256) if b not in BYTE_DECODER)})
+"""GPT-2's byte-to-unicode mapping, reversed, as a ``str.translate`` table to latin-1: a
+printable byte stands for itself, the others, in order, for the characters from U+0100."""
 
 
 def rebuild(tokenizer_json: str, pin: Pin, reference: "Optional[str]" = None) -> bytes:
@@ -96,9 +91,7 @@ def rebuild(tokenizer_json: str, pin: Pin, reference: "Optional[str]" = None) ->
     """
     data = load(tokenizer_json)
     model = data.get("model") if isinstance(data, dict) else None
-    if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(
-        model.get("vocab"), dict
-    ):
+    if not isinstance(model, dict) or model.get("type", "BPE") != "BPE" or not isinstance(model.get("vocab"), dict):
         raise TokenizerJsonError(f"{tokenizer_json}: expected a BPE model with a 'vocab' object")
     if reference is not None and _matches_fingerprint(model["vocab"], pin):
         return read_regular(reference, pin.size, f"the pinned {pin.name}")
@@ -108,26 +101,20 @@ def rebuild(tokenizer_json: str, pin: Pin, reference: "Optional[str]" = None) ->
             try:
                 tokens[rank] = text.translate(BYTE_DECODER).encode("latin-1")
             except UnicodeEncodeError:
-                raise TokenizerJsonError(
-                    f"{tokenizer_json}: token {text!r} (id {rank}) is not byte-level BPE "
-                    "(a character outside GPT-2's byte-to-unicode mapping)"
-                ) from None
+                raise TokenizerJsonError(f"{tokenizer_json}: token {text!r} (id {rank}) is not byte-level BPE "
+                                         "(a character outside GPT-2's byte-to-unicode mapping)") from None
     missing = [rank for rank, token in enumerate(tokens) if token is None]
     if missing:
-        raise TokenizerJsonError(
-            f"{tokenizer_json}: {len(missing)} of the {pin.ranks} ranks of {pin.name} are missing "
-            f"(first: {missing[0]}); this tokenizer.json is not {pin.name}"
-        )
-    b64 = base64.b64encode
-    out = b"".join(b64(token) + b" %d\n" % rank for rank, token in enumerate(tokens))  # type: ignore[arg-type]
+        raise TokenizerJsonError(f"{tokenizer_json}: {len(missing)} of the {pin.ranks} ranks of {pin.name} are "
+                                 f"missing (first: {missing[0]}); this tokenizer.json is not {pin.name}")
+    out = b"".join(base64.b64encode(token) + b" %d\n" % rank  # type: ignore[arg-type]
+                   for rank, token in enumerate(tokens))
     actual = hashlib.sha256(out).hexdigest()
     if len(out) != pin.size or actual != pin.sha256:
         detail = f"sha256 {actual}, {len(out)} bytes; expected {pin.sha256}, {pin.size} bytes"
         diff = _first_difference(out, reference, pin) if reference else None
-        raise TokenizerJsonError(
-            f"{tokenizer_json}: the rebuilt vocab is not the pinned {pin.name} ({detail})"
-            + (f"; {diff}" if diff else "")
-        )
+        raise TokenizerJsonError(f"{tokenizer_json}: the rebuilt vocab is not the pinned {pin.name} ({detail})"
+                                 + (f"; {diff}" if diff else ""))
     return out
 
 
@@ -140,25 +127,24 @@ def rebuilt_copy(tokenizer: str, pin: Pin, cache: "Optional[str]") -> "Tuple[Opt
     except (OSError, VocabError) as exc:
         return None, f"{tokenizer}: {describe_failure(exc)}"
     with _lock:
-        if (key, pin.name) in _memo:
-            path, reason = _memo[(key, pin.name)]
+        path, reason = _memo.get((key, pin.name), (None, None))
+        if path is not None:
             try:
-                if path is not None:
-                    check_file(path, pin.files[0])  # hashed again only if it changed
-                return path, reason or "rebuilt copy " + str(path)
+                check_file(path, pin.files[0])  # hashed again only if it changed
             except (OSError, VocabError):
-                pass  # the kept copy was damaged or removed: rebuilt below
-        folder = os.path.join(cache or str(process_temp_dir()), KEPT_DIR, key)
-        kept, rejected = os.path.join(folder, pin.file), os.path.join(folder, pin.name + ".rejected")
-        try:
-            check_file(kept, pin.files[0])
-            path, reason = kept, None
-        except (OSError, VocabError):
+                path = None  # the kept copy was damaged or removed: rebuilt below
+        if path is None and reason is None:
+            folder = os.path.join(cache or str(process_temp_dir()), KEPT_DIR, key)
+            kept, rejected = os.path.join(folder, pin.file), os.path.join(folder, pin.name + ".rejected")
             try:
-                path, reason = None, read_regular(rejected, 1 << 16, "a rejection").decode("utf-8", "replace")
+                check_file(kept, pin.files[0])
+                path = kept
             except (OSError, VocabError):
-                path, reason = _rebuild_and_keep(tokenizer, pin, kept, rejected)
-        _memo[(key, pin.name)] = (path, reason)
+                try:
+                    reason = read_regular(rejected, 1 << 16, "a rejection").decode("utf-8", "replace")
+                except (OSError, VocabError):
+                    path, reason = _rebuild_and_keep(tokenizer, pin, kept, rejected)
+            _memo[(key, pin.name)] = (path, reason)
     return path, reason or "rebuilt copy " + str(path)
 
 
@@ -198,14 +184,11 @@ def _matches_fingerprint(vocab: "Dict[str, object]", pin: Pin) -> bool:
     """True when the vocab's first ``pin.ranks`` entries are ids 0, 1, ... in order, no later
     entry reuses one of those ids, and their texts hash to the pin's ``byte_level_sha256``: then
     the rebuilt file would be the pinned one byte for byte, and rebuilding can be skipped."""
-    if pin.byte_level_sha256 is None or len(vocab) < pin.ranks:
-        return False
     ids = iter(vocab.values())
-    if list(islice(ids, pin.ranks)) != list(range(pin.ranks)):
-        return False
-    if any(isinstance(i, int) and 0 <= i < pin.ranks for i in ids):
-        return False
-    return byte_level_sha256(islice(vocab, pin.ranks)) == pin.byte_level_sha256
+    return (pin.byte_level_sha256 is not None and len(vocab) >= pin.ranks
+            and list(islice(ids, pin.ranks)) == list(range(pin.ranks))
+            and not any(isinstance(i, int) and 0 <= i < pin.ranks for i in ids)
+            and byte_level_sha256(islice(vocab, pin.ranks)) == pin.byte_level_sha256)
 
 
 def _first_difference(rebuilt: bytes, reference: str, pin: Pin) -> "Optional[str]":
@@ -215,8 +198,7 @@ def _first_difference(rebuilt: bytes, reference: str, pin: Pin) -> "Optional[str
         return None
     for rank, (got, want) in enumerate(zip(rebuilt.splitlines(), expected)):
         if got != want:
-            have = base64.b64decode(got.split()[0])
-            should = base64.b64decode(want.split()[0])
+            have, should = (base64.b64decode(line.split()[0]) for line in (got, want))
             return f"rank {rank} is {have!r} in tokenizer.json, {should!r} in the pinned vocab"
     return None
 
