@@ -3,13 +3,15 @@ registration does, for programs that start without it), `seed_harmony_cache`."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
 
 from .errors import MissingExtraError, VocabError, VocabNotFoundError
+from .files import process_temp_dir
 from .lookup import Resolution, resolve
-from .pins import PINS, harmony_pin
+from .pins import PINS, harmony_cached, harmony_pin
 from .tiers import ENV_REGISTERED, TIKTOKEN_ENCODINGS_BASE, TIKTOKEN_RS_CACHE_DIR, cache_dir, harmony_cache_dir
 from .tiers import harmony_readable, marker, registered_by_us
 
@@ -36,10 +38,6 @@ def directory_for(resolutions: "Dict[str, Resolution]") -> "Path":
     parents = {p.parent for p in files.values()}
     if len(parents) == 1 and all(p.name == name for name, p in files.items()) and harmony_readable(str(*parents)):
         return parents.pop()
-    import hashlib
-
-    from .files import process_temp_dir
-
     key = hashlib.sha256("\0".join(f"{n}={p}" for n, p in sorted(files.items())).encode(errors="surrogateescape"))
     for base in (cache_dir(os.environ), None):
         directory = os.path.join(base, "linked", key.hexdigest()[:24]) if base else str(process_temp_dir())
@@ -118,7 +116,6 @@ def seed_harmony_cache(directory: "PathArg" = None, names: "Optional[Iterable[st
     ``TIKTOKEN_RS_CACHE_DIR``, else ``$TMPDIR/tiktoken-rs-cache``); return the paths. Raises
     `export.CacheDirError` for a directory it will not write into (see `export.seed_cache`)."""
     from .export import seed_cache
-    from .pins import harmony_cached
 
     known = harmony_cached()
     names = known if names is None else list(names)
