@@ -41,9 +41,8 @@ def __getattr__(name: str) -> object:
     # Import statements, not importlib: freezers (Nuitka) take in only the modules they see imported.
     from . import errors, files, lookup, openai_harmony, pins, tiers
 
-    value = getattr(locals()[module], name)
-    globals()[name] = value
-    return value
+    globals()[name] = getattr(locals()[module], name)
+    return globals()[name]
 
 
 def __dir__() -> "list[str]":
@@ -56,10 +55,9 @@ def __dir__() -> "list[str]":
 if _os.environ.get("HARMONY_VOCAB_REGISTERED") and not any(
         type(f).__name__ == "TiktokenFinder" for f in _sys.meta_path):
     from .tiers import FALSE_WORDS as _OFF
+    from .tiktoken import install_hook as _install_hook
 
     if (_os.environ.get("HARMONY_VOCAB_AUTOREGISTER") or "").strip().lower() not in _OFF:  # the opt-out holds
-        from .tiktoken import install_hook as _install_hook
-
         _install_hook()
 
 TYPE_CHECKING = False
