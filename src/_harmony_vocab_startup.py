@@ -106,11 +106,6 @@ class TiktokenFinder:
             return None  # tiktoken's own import, as if we were not installed
 
 
-def install_finder():
-    if not any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path):
-        sys.meta_path.insert(0, TiktokenFinder())
-
-
 _ran = False
 
 
@@ -126,6 +121,7 @@ def run():
     except Exception:
         pass
     try:
-        install_finder()
+        if not any(type(f).__name__ == "TiktokenFinder" for f in sys.meta_path):
+            sys.meta_path.insert(0, TiktokenFinder())
     except Exception:
         pass
