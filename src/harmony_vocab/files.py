@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import stat
+import time
 from _thread import allocate_lock
 
 from .errors import PathError, VocabIntegrityError
@@ -178,8 +179,6 @@ class Directory:
     """A directory open for writing: created where missing (a file in the way is one line naming
     it), a symlink to it refused when `follow` is false. Use as a context manager."""
 
-    fd: int
-
     def __init__(self, path: "PathLike", follow: bool = True, within: "Optional[Directory]" = None) -> None:
         self.path = os.fspath(path)
         name, at = within._at(os.path.basename(self.path)) if within else (self.path, None)
@@ -240,8 +239,6 @@ class Directory:
             return
         if self.fd < 0:
             return
-        import time
-
         ends = time.monotonic() + timeout
         while True:
             try:
@@ -261,12 +258,10 @@ class Directory:
     def write_all(self, items: "Sequence[Tuple[str, Callable[[BinaryIO], object]]]") -> None:
         """Write each ``(name, write)`` in full beside its target (``write(out)`` fills it; raise
         in it to refuse the bytes), then rename them all into place (mode 0644): all or nothing."""
-        import secrets
-
         parts: "List[Tuple[str, str]]" = []
         try:
             for name, write in items:
-                part = f".{name}.{secrets.token_hex(4)}.part"
+                part = f".{name}.{os.urandom(4).hex()}.part"
                 path, fd = self._at(part)
                 out_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                                  | getattr(os, "O_CLOEXEC", 0), 0o644, dir_fd=fd)
