@@ -46,9 +46,8 @@ def looks_pinned(path):
         return False
     try:
         st = os.fstat(fd)
-        if st.st_size != SIZE or (st.st_mode & 0o170000) != 0o100000:
-            return False
-        return b"".join(os.pread(fd, 16, o) for o in sample_offsets(SIZE)).hex() == SAMPLE
+        return (st.st_size == SIZE and (st.st_mode & 0o170000) == 0o100000
+                and b"".join(os.pread(fd, 16, o) for o in sample_offsets(SIZE)).hex() == SAMPLE)
     except OSError:
         return False
     finally:
