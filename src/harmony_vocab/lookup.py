@@ -94,11 +94,7 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
     if place.kind == "tokenizer.json":
         from .tokenizer_json import rebuilt_copy
 
-        try:
-            ours: "Optional[str]" = cache_dir(os.environ)
-        except OSError:
-            ours = None
-        path, outcome = rebuilt_copy(place.paths[0], pin, ours)
+        path, outcome = rebuilt_copy(place.paths[0], pin, cache_dir(os.environ))
         if path is None:
             attempts.append(Attempt(place.tier, place.label, f"rebuilt vocab rejected: {outcome}"))
             warnings.warn(f"harmony-vocab: {outcome}", VocabWarning, stacklevel=3)

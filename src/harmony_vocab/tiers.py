@@ -200,11 +200,7 @@ def bundled_dir(wheel: str = "core") -> "Path":
 
     from .files import process_temp_dir
 
-    try:
-        resource = files(WHEELS[wheel]["package"]) / "data"
-    except ImportError:
-        return Path(os.path.dirname(os.path.abspath(__file__)), "data")  # absent: reported as missing
-    target = process_temp_dir()
+    resource, target = files(WHEELS[wheel]["package"]) / "data", process_temp_dir()
     for f in (f for pin in PINS.values() if pin.wheel == wheel for f in pin.files):
         try:
             (target / f.name).write_bytes((resource / f.name).read_bytes())
@@ -466,10 +462,9 @@ def registered_by_us(environ: "Environ") -> "Optional[Tuple[str, str]]":
 def harmony_readable(directory: str) -> bool:
     """Whether openai-harmony (Rust, which reads variables as UTF-8) can be pointed at `directory`."""
     try:
-        os.fsencode(directory).decode("utf-8")
-    except UnicodeError:
+        return os.fsencode(directory).decode("utf-8", "replace") == directory
+    except UnicodeError:  # a lone surrogate: no file system path at all
         return False
-    return True
 
 
 def startup_selection(environ: "Environ", looks_pinned: "Callable[[str], bool]") -> "Optional[Tuple[str, str]]":
