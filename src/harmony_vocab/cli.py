@@ -35,8 +35,6 @@ class OutputError(Exception):
 def out(text: str, flush: bool = False) -> None:
     """Print a result (and with `flush`, flush what is buffered); a failed write raises `OutputError`."""
     try:
-        if sys.stdout is None:
-            raise OSError("standard output is closed")
         try:
             sys.stdout.write(text)
         except UnicodeEncodeError:  # a path the terminal's encoding cannot show: its bytes, as the shell has them
@@ -44,16 +42,15 @@ def out(text: str, flush: bool = False) -> None:
             sys.stdout.buffer.write(os.fsencode(text))
         if flush:
             sys.stdout.flush()
-    except (OSError, ValueError, AttributeError) as exc:
+    except (OSError, ValueError, AttributeError) as exc:  # AttributeError: no stdout at all
         raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def err(text: str) -> None:
     """Print a message; a closed or failing stderr swallows it (there is nowhere else to say it)."""
     try:
-        if sys.stderr is not None:
-            sys.stderr.write(text + "\n")
-    except (OSError, ValueError):
+        sys.stderr.write(text + "\n")
+    except (OSError, ValueError, AttributeError):  # AttributeError: no stderr at all
         pass
 
 
@@ -64,8 +61,7 @@ def _json(data: "Any") -> None:
 
 
 def _given(value: "Optional[str]", what: str) -> "Optional[str]":
-    """`value`, refused when it is given but empty (an unset shell variable would otherwise mean
-    the current directory)."""
+    """`value`, refused when given but empty (an unset shell variable would otherwise mean the current directory)."""
     if value is not None and not value.strip():
         raise UsageError(f"{what} is empty: give a path (is a shell variable unset?)")
     return value
@@ -79,12 +75,11 @@ def _names(args: "argparse.Namespace") -> "List[str]":
 
 def cmd_path(args: "argparse.Namespace") -> int:
     """Print the path(s) of the verified vocab file(s) the lookup order selects."""
-    from .lookup import resolve
+    from .lookup import resolve, restore_advice
 
     if args.bundled:
         from .errors import VocabError
         from .files import check_file, describe_failure
-        from .lookup import restore_advice
         from .pins import get_pin
         from .tiers import bundled_dir
 
@@ -106,7 +101,7 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
     """Run the lookup order; print the winner and every place looked at."""
     import warnings
 
-    from .errors import VocabIntegrityError, VocabNotFoundError
+    from .errors import VocabIntegrityError, VocabNotFoundError, format_attempts
     from .lookup import resolve
 
     found = failure = None
@@ -119,34 +114,27 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
     except (VocabNotFoundError, VocabIntegrityError) as exc:
         failure = exc
     paths = [os.path.abspath(p) for p in found.strings] if found else []
-    attempts = [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok}
-                for a in (found or failure).attempts]  # type: ignore[union-attr]
-    error = _failure_line(failure) if failure else None
+    attempts = (found or failure).attempts  # type: ignore[union-attr]
+    error = None  # one line: an explicit choice's own failure, else a summary (the trace is printed with it)
+    if isinstance(failure, VocabIntegrityError):
+        error = str(failure).splitlines()[0]
+    elif failure is not None:
+        last = attempts[-1]  # never empty: the explicit tier is always looked at
+        error = f"{last.place}: {last.outcome}" if last.tier == "explicit" else (
+            f"no verified copy of the {failure.name} vocab found. {len(attempts)} places looked at: none holds it")
     if args.json:
         _json({"name": args.name, "ok": found is not None, "tier": found and found.tier, "paths": paths,
-               "attempts": attempts, "error": error})
+               "attempts": [{"tier": a.tier, "place": a.place, "outcome": a.outcome, "ok": a.ok} for a in attempts],
+               "error": error})
     else:
         out((f"{args.name}: {found.tier} {', '.join(paths)}\n" if found else "") + "places looked at, in order:\n"
-            + "".join(f"  {i}. [{a['tier']}] {a['place']}: {a['outcome']}\n" for i, a in enumerate(attempts, 1)))
+            + format_attempts(attempts) + "\n")
     if failure is not None:
         err(f"{PROG}: error: {error}")
         if not args.json and isinstance(failure, VocabNotFoundError) and failure.advice.startswith("To fix"):
             err(failure.advice)
         return EXIT_FAILED
     return EXIT_OK
-
-
-def _failure_line(failure: Exception) -> str:
-    """One line for a failed lookup: an explicit choice's own failure, else a summary (the trace
-    is printed with it)."""
-    from .errors import VocabNotFoundError
-
-    if not isinstance(failure, VocabNotFoundError):
-        return str(failure).splitlines()[0]
-    last = failure.attempts[-1] if failure.attempts else None
-    if last is not None and last.tier == "explicit":
-        return f"{last.place}: {last.outcome}"
-    return f"no verified copy of the {failure.name} vocab found. {len(failure.attempts)} places looked at: none holds it"
 
 
 def cmd_verify(args: "argparse.Namespace") -> int:
@@ -240,7 +228,7 @@ def cmd_seed_cache(args: "argparse.Namespace") -> int:
         if given is None and not (both and chosen):
             continue
         try:
-            for path in seed(given, chosen if chosen or not args.names else names, waiting=_waiting):
+            for path in seed(given, chosen or names, waiting=_waiting):
                 out(f"{who:<15} {path}\n")
         except VocabError as exc:  # each cache on its own: one refused does not stop the other
             err(f"{PROG}: error: {exc}")
@@ -250,7 +238,7 @@ def cmd_seed_cache(args: "argparse.Namespace") -> int:
 
 def cmd_fetch(args: "argparse.Namespace") -> int:
     """Download vocab files into our cache, verified while streaming."""
-    from .download import download, download_urls
+    from .download import download
     from .errors import VocabError
     from .files import check_file
     from .pins import get_pin
@@ -268,7 +256,7 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
                     raise FileNotFoundError
                 check_file(target, f)
             except (VocabError, OSError):
-                target = os.fspath(download(f, dest, download_urls(f), progress=lambda got, total: err(
+                target = os.fspath(download(f, dest, progress=lambda got, total: err(
                     f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB") if terminal and got == total else None))
             out(os.path.abspath(target) + "\n")
     return EXIT_OK
@@ -392,10 +380,6 @@ def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
     return parser
 
 
-def _interrupt(signum: int, frame: "Any") -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: "Optional[Sequence[str]]" = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
     import warnings
@@ -411,10 +395,9 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
 
         for sig in ("SIGTERM", "SIGHUP"):  # die as Ctrl-C does: nothing half-written is left behind
             if hasattr(signal, sig) and signal.getsignal(getattr(signal, sig)) is signal.SIG_DFL:
-                signal.signal(getattr(signal, sig), _interrupt)
+                signal.signal(getattr(signal, sig), signal.default_int_handler)
     with warnings.catch_warnings():
-        warnings.resetwarnings()  # PYTHONWARNINGS=error must not turn our notices into tracebacks
-        warnings.simplefilter("default")  # one line per distinct notice
+        warnings.simplefilter("default")  # first: one line per notice, never an error (PYTHONWARNINGS=error)
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:
@@ -460,7 +443,3 @@ def _output_failed(exc: Exception) -> int:
     except (OSError, ValueError, AttributeError):
         pass
     return EXIT_FAILED
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
