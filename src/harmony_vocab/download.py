@@ -4,8 +4,6 @@ Shared by the build hook and the run-time download tier. `requests` is imported 
 download starts (install ``harmony-vocab[download]`` for run-time downloads).
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import re

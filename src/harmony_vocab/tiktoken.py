@@ -10,8 +10,6 @@ functions look different, and any failure of ours: tiktoken's own code runs, as 
 This module is imported when tiktoken is, never before; it does not import tiktoken.
 """
 
-from __future__ import annotations
-
 import binascii
 import functools
 import os
