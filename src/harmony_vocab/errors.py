@@ -88,7 +88,8 @@ class NotShippedError(VocabError, ValueError):
 
 
 class VocabIntegrityError(VocabError, ValueError):
-    """A file that is not the pinned vocab file: wrong size or wrong sha256."""
+    """A file that is not the pinned vocab file: wrong size or wrong sha256 (`reason`: the mismatch,
+    with expected and actual values)."""
 
     def __init__(self, path: str, name: str, expected_size: int, actual_size: int,
                  expected_sha256: str, actual_sha256: "Optional[str]") -> None:
@@ -96,14 +97,10 @@ class VocabIntegrityError(VocabError, ValueError):
         self.expected_size, self.actual_size = expected_size, actual_size
         self.expected_sha256, self.actual_sha256 = expected_sha256, actual_sha256
         self.attempts: "Tuple[Attempt, ...]" = ()  # filled in by resolve() for an explicit choice
+        self.reason = (f"size mismatch: expected {expected_size} bytes, got {actual_size}"
+                       if actual_size != expected_size
+                       else f"sha256 mismatch: expected {expected_sha256}, got {actual_sha256}")
         super().__init__(f"{path} is not the pinned {name} vocab: {self.reason}")
-
-    @property
-    def reason(self) -> str:
-        """The mismatch, with expected and actual values."""
-        if self.actual_size != self.expected_size:
-            return f"size mismatch: expected {self.expected_size} bytes, got {self.actual_size}"
-        return f"sha256 mismatch: expected {self.expected_sha256}, got {self.actual_sha256}"
 
 
 class VocabNotFoundError(VocabError, FileNotFoundError):
