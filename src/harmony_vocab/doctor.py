@@ -5,8 +5,7 @@ tiktoken would do, and the fixes that work as printed."""
 import os
 import sys
 
-import harmony_vocab
-
+from . import __version__
 from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
@@ -17,9 +16,10 @@ from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, FALSE_WORDS, QUIET, TIKTOKEN
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Dict, List, Optional, Sequence
+    from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 OK_STATUSES = ("offline", "not installed", "not used")
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def check(tier: "Optional[str]", name: "Optional[str]", path: str, absent_ok: bool = False) -> "Dict[str, Any]":
@@ -53,7 +53,7 @@ def _identify(path: str, names: "Sequence[str]") -> "Optional[str]":
     return matches[0] if len(matches) == 1 else None
 
 
-def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
+def check_places(found: "Iterable[Place]", name: str) -> "List[Dict[str, Any]]":
     """Checks of the places of one vocab: each set place's files, the tokenizer.json rebuilt."""
     checks = []
     for place in found:
@@ -68,8 +68,7 @@ def check_places(found: "List[Any]", name: str) -> "List[Dict[str, Any]]":
             from .tokenizer_json import rebuilt_copy  # imported only where a tokenizer.json is found
 
             path, outcome = rebuilt_copy(place.paths[0], PINS[name], cache_dir(os.environ))
-            if outcome.startswith(place.paths[0]):  # the line names the path once
-                outcome = outcome[len(place.paths[0]):].lstrip(": ")
+            outcome = outcome.removeprefix(place.paths[0]).lstrip(": ")  # the line names the path once
             checks.append({"tier": tier, "name": name, "path": place.paths[0],
                            "status": "ok" if path else "failed", "detail": outcome})
         else:
@@ -85,12 +84,11 @@ def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[s
     checks: "List[Dict[str, Any]]" = []
     for path in paths:
         if os.path.isdir(path):
-            found = [c for n in names for c in check_places(list(directory_places("", [path], PINS[n], path)), n)
-                     if c["status"] != "absent"]
+            found = [c for n in names for c in check_places(
+                [p for p in directory_places("", [path], PINS[n], path) if p.paths], n)]
             # a tokenizer.json is one vocab: once it rebuilds into one, it is not failed for the others
             rebuilt = {c["path"] for c in found if c["status"] == "ok" and c["path"].endswith("tokenizer.json")}
-            found = [c for c in found if c["status"] == "ok" or c["path"] not in rebuilt]
-            checks += [c for c in found if c["status"] != "failed" or c["path"] != path] or [
+            checks += [c for c in found if c["status"] == "ok" or c["path"] not in rebuilt] or [
                 {"tier": None, "name": None, "path": path, "status": "failed",
                  "detail": f"holds no vocab file (looked in {subdirs_text()})"}]
         elif not os.path.lexists(path):
@@ -106,7 +104,7 @@ def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[s
 
 def verify_tiers(names: "Sequence[str]") -> "List[Dict[str, Any]]":
     """The checks of ``verify`` with no path: every place of the lookup order that is set."""
-    return [c for n in names for c in check_places(list(places(PINS[n], os.environ)), n)]
+    return [c for n in names for c in check_places(places(PINS[n], os.environ), n)]
 
 
 # ------------------------------------------------------------------------------ doctor
@@ -143,7 +141,7 @@ def predict_openai_harmony(name: str) -> "Dict[str, Any]":
     if not harmony_readable(base):
         return _status("broken", f"{TIKTOKEN_ENCODINGS_BASE} is not UTF-8, which openai-harmony cannot read: "
                                  f"it would download")
-    found = check(None, name, os.path.join(os.path.abspath(base or "."), PINS[name].file), absent_ok=True)
+    found = check(None, name, os.path.join(os.path.abspath(base), PINS[name].file), absent_ok=True)
     if found["status"] == "ok":
         return _status("offline", f"verified file via {TIKTOKEN_ENCODINGS_BASE}", found["path"])
     return _status("broken", f"{found['detail'] if found['status'] == 'failed' else 'missing'}: openai-harmony "
@@ -184,32 +182,30 @@ def _situation() -> "Dict[str, Any]":
     ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
     called = registered_by_us(os.environ) is not None and hook_installed()
     built_by = freezer()
-    package = os.path.dirname(os.path.abspath(harmony_vocab.__file__))
     if built_by:
         kind, why = "frozen", f"a frozen app built by {built_by}" + (
             ": the registration ran" if ran or called else ": no start-up registration ran")
-        ran = ran or called
     elif ran:
         kind, why = "site", "the .pth ran at start-up"
     elif called:
-        kind, why, ran = "registered", "harmony_vocab.register() ran in this process", True
+        kind, why = "registered", "harmony_vocab.register() ran in this process"
     elif (os.environ.get(ENV_AUTOREGISTER) or "").strip().lower() in FALSE_WORDS:  # as the shim's `enabled`
         kind, why = "disabled", (f"{ENV_AUTOREGISTER}={os.environ[ENV_AUTOREGISTER]} turned off the start-up "
                                  f"registration and the tiktoken hook; to undo: unset {ENV_AUTOREGISTER}")
-    elif not os.path.isdir(package):
-        kind, why = "zip", f"harmony_vocab is imported from a zip ({package}): Python reads no .pth file there"
+    elif not os.path.isdir(PACKAGE_DIR):
+        kind, why = "zip", f"harmony_vocab is imported from a zip ({PACKAGE_DIR}): Python reads no .pth file there"
     elif sys.flags.no_site:
         kind, why = "no-site", "python -S: Python read no .pth file at start-up"
     else:
-        kind, why = "not-site-dir", (f"harmony_vocab is imported from {os.path.dirname(package)}, where Python "
+        kind, why = "not-site-dir", (f"harmony_vocab is imported from {os.path.dirname(PACKAGE_DIR)}, where Python "
                                      f"reads no .pth file (PYTHONPATH, pip install --target or --prefix)")
-    return {"kind": kind, "ran": ran, "explanation": why}
+    return {"kind": kind, "ran": ran or called, "explanation": why}
 
 
 def fixes(situation: "Dict[str, Any]", packages: "Dict[str, Optional[str]]") -> "List[str]":
     """What to do where the registration could not run: each line works as printed."""
     kind = situation["kind"]
-    if kind in ("site", "disabled", "registered") or (kind == "frozen" and situation["ran"]):
+    if situation["ran"] or kind == "disabled":
         return []
     top = "`import harmony_vocab; harmony_vocab.register()` at the top of the program, at module level"
     if kind == "frozen":
@@ -235,15 +231,14 @@ def doctor_report() -> "Dict[str, Any]":
     packages = {d: _version(d) for d in ("openai-harmony", "tiktoken", "requests", WHEELS["legacy"]["distribution"])}
     hook: "Dict[str, Any]" = tiktoken_hook() if packages["tiktoken"] else {"active": False, "detail": "tiktoken is not installed"}
     situation = _situation()
-    vocabs: "Dict[str, Any]" = {}
+    vocabs: "Dict[str, Dict[str, Any]]" = {}
     for name, pin in PINS.items():
-        entry: "Dict[str, Any]" = {"ok": False, "tier": None, "path": None, "error": None, "warnings": []}
+        entry = vocabs[name] = {"ok": False, "tier": None, "path": None, "error": None, "warnings": []}
         if name not in installed_vocabs():
             dist = WHEELS[pin.wheel]["distribution"]
             entry.update(ok=True, error=f"{dist} is not in this frozen app" if situation["kind"] == "frozen"
                          else not_installed(pin.wheel))
             entry["openai_harmony"] = entry["tiktoken"] = _status("not used", f"{dist} is not installed")
-            vocabs[name] = entry
             continue
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -270,31 +265,26 @@ def doctor_report() -> "Dict[str, Any]":
                                                    f"start-up hook ({entry['tier']} tier)", entry["path"])
         else:
             entry["tiktoken"] = _cached(name, tiktoken_cache_dir(os.environ), "tiktoken")
-        vocabs[name] = entry
-    checked = bool(packages["openai-harmony"] or packages["tiktoken"])
     ok = all(v["ok"] and v["openai_harmony"]["status"] in OK_STATUSES and v["tiktoken"]["status"] in OK_STATUSES
              for v in vocabs.values())
-    base = os.environ.get(TIKTOKEN_ENCODINGS_BASE)
     ours = registered_by_us(os.environ)
     return {
-        "ok": ok, "checked": checked,
-        "harmony_vocab": {"version": harmony_vocab.__version__,
-                          "location": os.path.dirname(os.path.abspath(harmony_vocab.__file__))},
+        "ok": ok, "checked": bool(packages["openai-harmony"] or packages["tiktoken"]),
+        "harmony_vocab": {"version": __version__, "location": PACKAGE_DIR},
         "python": {"version": platform.python_version(), "executable": sys.executable},
         "packages": packages, "frozen_by": freezer(), "situation": situation,
         "fixes": fixes(situation, packages), "tiktoken_hook": hook,
-        "tiktoken_encodings_base": base, "registered_tier": ours[0] if ours else None,
-        "mirror": redact(os.environ.get(ENV_BASE_URL) or "") or None, "cache_dir": cache_dir(os.environ),
-        "vocabs": vocabs,
+        "tiktoken_encodings_base": os.environ.get(TIKTOKEN_ENCODINGS_BASE),
+        "registered_tier": ours[0] if ours else None, "mirror": redact(os.environ.get(ENV_BASE_URL) or "") or None,
+        "cache_dir": cache_dir(os.environ), "vocabs": vocabs,
     }
 
 
 def format_doctor(report: "Dict[str, Any]") -> str:
     """`report` as the lines ``harmony-vocab doctor`` prints."""
-    packages = report["packages"]
     lines = [f"harmony-vocab {report['harmony_vocab']['version']} at {report['harmony_vocab']['location']}",
              f"Python {report['python']['version']} ({report['python']['executable']})",
-             "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in packages.items()),
+             "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in report["packages"].items()),
              f"start-up registration: {report['situation']['explanation']}"]
     lines += [f"  fix: {fix}" for fix in report["fixes"]]
     base = report["tiktoken_encodings_base"]
@@ -303,18 +293,16 @@ def format_doctor(report: "Dict[str, Any]") -> str:
     else:
         how = f"set by the registration, {report['registered_tier']} tier" if report["registered_tier"] else "set by the environment"
         lines.append(f"{TIKTOKEN_ENCODINGS_BASE}={base!r} ({how})")
-    lines.append(f"tiktoken start-up hook: {report['tiktoken_hook']['detail']}")
-    lines.append("vocabs:")
+    lines += [f"tiktoken start-up hook: {report['tiktoken_hook']['detail']}", "vocabs:"]
     for name, v in report["vocabs"].items():
         where = f"{v['tier']:<11} {v['path']}" if v["tier"] else f"{'NOT FOUND' if not v['ok'] else '-':<11} {v['error']}"
         lines.append(f"  {name:<12} {where}")
         lines += [f"  {'':<12} warning: {w}" for w in v["warnings"]]
-        for key, dist in (("openai_harmony", "openai-harmony"), ("tiktoken", "tiktoken")):
-            status = v[key]
-            if v["tier"] or status["status"] not in ("not used", "not installed"):
-                text = status["detail"] if status["status"] in ("not used", "not installed") else \
-                    f"{status['status']}: {status['detail']}"
-                lines.append(f"  {'':<12} unmodified {dist}: {text}")
+        for key in ("openai_harmony", "tiktoken"):
+            plain = v[key]["status"] in ("not used", "not installed")  # the detail says it all
+            if v["tier"] or not plain:
+                text = v[key]["detail"] if plain else f"{v[key]['status']}: {v[key]['detail']}"
+                lines.append(f"  {'':<12} unmodified {key.replace('_', '-')}: {text}")
     if not report["checked"]:
         lines.append(f"nothing to check: neither openai-harmony nor tiktoken is installed here. For programs in other "
                      f"environments, '{PROG} env' prints the setting that points openai-harmony at these files")
