@@ -6,12 +6,12 @@ then any list of places tried. ``harmony-vocab COMMAND --help`` documents each c
 import os
 import sys
 
-from .errors import PROG
+from .errors import PROG, UnknownVocabError, VocabError, VocabIntegrityError, VocabNotFoundError, format_attempts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
-    from typing import Any, Callable, Dict, List, Optional, Sequence
+    from typing import Any, Callable, List, Optional, Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_CODES_HELP = """\
@@ -78,7 +78,6 @@ def cmd_path(args: "argparse.Namespace") -> int:
     from .lookup import resolve, restore_advice
 
     if args.bundled:
-        from .errors import VocabError
         from .files import check_file, describe_failure
         from .pins import get_pin
         from .tiers import bundled_dir
@@ -101,7 +100,6 @@ def cmd_resolve(args: "argparse.Namespace") -> int:
     """Run the lookup order; print the winner and every place looked at."""
     import warnings
 
-    from .errors import VocabIntegrityError, VocabNotFoundError, format_attempts
     from .lookup import resolve
 
     found = failure = None
@@ -216,7 +214,6 @@ def cmd_env(args: "argparse.Namespace") -> int:
 
 def cmd_seed_cache(args: "argparse.Namespace") -> int:
     """Write verified copies under the names tiktoken and openai-harmony look for in their caches."""
-    from .errors import VocabError
     from .openai_harmony import seed_harmony_cache
     from .pins import harmony_cached
     from .tiktoken import seed_tiktoken_cache
@@ -239,7 +236,6 @@ def cmd_seed_cache(args: "argparse.Namespace") -> int:
 def cmd_fetch(args: "argparse.Namespace") -> int:
     """Download vocab files into our cache, verified while streaming."""
     from .download import download
-    from .errors import VocabError
     from .files import check_file
     from .pins import get_pin
     from .tiers import NO_CACHE_DIR, cache_dir
@@ -271,11 +267,6 @@ def cmd_doctor(args: "argparse.Namespace") -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
-def commands() -> "Dict[str, Callable[[argparse.Namespace], int]]":
-    """Each command's name and function (``cmd_seed_cache`` is ``seed-cache``)."""
-    return {name[4:].replace("_", "-"): func for name, func in globals().items() if name.startswith("cmd_")}
-
-
 class _Skipped:
     """Stands for a command other than the one being run: its arguments are not built."""
 
@@ -305,8 +296,6 @@ def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
             self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
     def vocab(value: str) -> str:
-        from .errors import UnknownVocabError
-
         try:
             return get_pin(value).name
         except UnknownVocabError as exc:
@@ -318,11 +307,12 @@ def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
                                 "tiktoken. Offline, except 'fetch'.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
-    only = command if command in commands() else None
+    # the function of the command being run (``seed-cache``: cmd_seed_cache), None for none or an unknown one
+    only = globals().get("cmd_" + command.replace("-", "_")) if command and "_" not in command else None
 
     def add(func: "Callable[[argparse.Namespace], int]", epilog: str = "", names: str = "", json: str = "") -> "Any":
         name, doc = func.__name__[4:].replace("_", "-"), (func.__doc__ or "").strip()
-        if only not in (None, name):
+        if only not in (None, func):
             return _Skipped()
         text = (epilog + "\n\n" if epilog else "") + (f"JSON output (--json): {json}\n\n" if json else "")
         p = sub.add_parser(name, help=doc, description=doc, epilog=text + EXIT_CODES_HELP, formatter_class=raw)
@@ -384,8 +374,6 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit code."""
     import warnings
 
-    from .errors import UnknownVocabError, VocabError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if sys.stdout is None:
         err(f"{PROG}: error: standard output is closed: {PROG} prints its results there")
@@ -417,7 +405,15 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
             out("", flush=True)
             return code
         except OutputError as exc:
-            return _output_failed(exc)
+            if not isinstance(exc.__cause__, BrokenPipeError):  # a reader gone is no news
+                err(f"{PROG}: error: {exc}")
+            try:  # drop what is still buffered, so that the interpreter's exit does not try again and fail louder
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            except (OSError, ValueError, AttributeError):
+                pass
+            return EXIT_FAILED
         except (UsageError, UnknownVocabError) as exc:
             err(f"{PROG}: error: {exc}")
             return EXIT_USAGE
@@ -429,17 +425,3 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         except KeyboardInterrupt:
             err(f"{PROG}: interrupted")
             return EXIT_INTERRUPTED
-
-
-def _output_failed(exc: Exception) -> int:
-    """Report a stdout that cannot be written (a reader gone is no news) and drop what is still
-    buffered, so that the interpreter's exit does not try again and fail louder."""
-    if not isinstance(exc.__cause__, BrokenPipeError):
-        err(f"{PROG}: error: {exc}")
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-    return EXIT_FAILED
