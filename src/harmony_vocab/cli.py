@@ -1,7 +1,6 @@
-"""The ``harmony-vocab`` command (also ``python -m harmony_vocab``): each command is a ``cmd_*``
-function given the parsed arguments and returning its exit code; `main` runs one. Results go to
-stdout; an expected failure is one line on stderr (what was given, what was expected, what to do),
-then any list of places tried. ``harmony-vocab COMMAND --help`` documents each command."""
+"""The ``harmony-vocab`` command (also ``python -m harmony_vocab``): `main` runs one ``cmd_*`` function on the
+parsed arguments and returns its exit code. Results go to stdout; an expected failure is one line on stderr
+(what was given, what was expected, what to do), then any places tried. ``COMMAND --help`` documents each."""
 
 import os
 import sys
@@ -87,7 +86,7 @@ def cmd_path(args: "argparse.Namespace") -> int:
         for path, f in zip(paths, pin.files):
             try:
                 check_file(path, f)
-            except (OSError, ValueError) as exc:  # ValueError: a VocabIntegrityError
+            except (OSError, VocabIntegrityError) as exc:
                 raise VocabError(f"the packaged copy {path} is damaged ({describe_failure(exc)}): "
                                  f"{restore_advice(pin)}") from None
     else:
@@ -145,7 +144,7 @@ def cmd_verify(args: "argparse.Namespace") -> int:
     if args.json:
         _json({"ok": not failed, "checks": checks})
     else:
-        out("".join(f"{ {'ok': 'ok', 'failed': 'FAILED', 'absent': 'absent'}[c['status']]:<7} {c['name'] or '-':<12} "
+        out("".join(f"{c['status'].replace('failed', 'FAILED'):<7} {c['name'] or '-':<12} "
                     f"{'[' + c['tier'] + '] ' if c['tier'] else ''}{c['path']}: {c['detail']}\n" for c in checks))
     if failed:
         err(f"{PROG}: error: {len(failed)} of {len(checks)} checked failed, first {failed[0]['path']}: "
@@ -278,8 +277,7 @@ class _Skipped:
 
 
 def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
-    """The argument parser of ``harmony-vocab``; given a `command`, that command's alone (all that
-    parsing its arguments and ``COMMAND --help`` need)."""
+    """The parser of ``harmony-vocab``; given a `command`, of that command alone (all its arguments and --help need)."""
     import argparse
 
     from . import __version__

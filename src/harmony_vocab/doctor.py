@@ -78,9 +78,8 @@ def check_places(found: "Iterable[Place]", name: str) -> "List[Dict[str, Any]]":
 
 
 def verify_paths(paths: "Sequence[str]", names: "Sequence[str]") -> "List[Dict[str, Any]]":
-    """The checks of ``verify PATH...``: a directory is searched as a model directory is
-    (`directory_places`, the lookup's own function); a file is checked as the vocab its name or
-    size says (or the one of `names`, when it is one)."""
+    """The checks of ``verify PATH...``: a directory is searched as a model directory is (`directory_places`,
+    the lookup's own function); a file is checked as the vocab its name or size says (or as `names`' only one)."""
     checks: "List[Dict[str, Any]]" = []
     for path in paths:
         if os.path.isdir(path):
@@ -136,6 +135,8 @@ def _cached(name: str, directory: "Optional[str]", who: str) -> "Dict[str, Any]"
 def predict_openai_harmony(name: str) -> "Dict[str, Any]":
     """What an unmodified openai-harmony started with this environment does for vocab `name`."""
     base = os.environ.get(TIKTOKEN_ENCODINGS_BASE)
+    if not PINS[name].harmony:
+        return _status("not used", "no encoding of openai-harmony's API uses it")
     if base is None:
         return _cached(name, harmony_cache_dir(os.environ), "openai-harmony")
     if not harmony_readable(base):
@@ -149,8 +150,7 @@ def predict_openai_harmony(name: str) -> "Dict[str, Any]":
 
 
 def tiktoken_hook() -> "Dict[str, Any]":
-    """Whether unmodified tiktoken, started like this process, is served by the start-up hook
-    (and whether it can be imported at all, hook or not)."""
+    """Whether the start-up hook serves unmodified tiktoken started like this process (or it cannot be imported)."""
     from .tiktoken import hook_installed  # imported here: verify's checks do without it
 
     hooked = hook_installed()
@@ -248,12 +248,8 @@ def doctor_report() -> "Dict[str, Any]":
             except (VocabError, OSError) as exc:
                 entry["error"] = str(exc).splitlines()[0] + f" (see '{PROG} resolve {name}')"
         entry["warnings"] = [str(w.message) for w in caught]
-        if not packages["openai-harmony"]:
-            entry["openai_harmony"] = _status("not installed", "not installed")
-        elif not pin.harmony:
-            entry["openai_harmony"] = _status("not used", "no encoding of openai-harmony's API uses it")
-        else:
-            entry["openai_harmony"] = predict_openai_harmony(name)
+        entry["openai_harmony"] = (predict_openai_harmony(name) if packages["openai-harmony"] else
+                                   _status("not installed", "not installed"))
         if not packages["tiktoken"]:
             entry["tiktoken"] = _status("not installed", "not installed")
         elif hook.get("broken"):
