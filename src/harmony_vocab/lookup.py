@@ -8,8 +8,8 @@ from .errors import Attempt, FetchError, MissingExtraError, VocabError, VocabInt
 from .errors import VocabWarning
 from .files import check_file, describe_failure, forget_verified
 from .pins import WHEELS, Pin, get_pin
-from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_BASE_URL, ENV_CACHE_DIR, ENV_MODEL_DIR, ENV_OFFLINE, STRICT, TIKTOKEN_ENCODINGS_BASE,
-    NO_CACHE_DIR, WARN, Place, bundled_dir, cache_dir, data_dir, file_env_var, flag, not_installed, places)
+from .tiers import (ENV_ALLOW_DOWNLOAD, ENV_BASE_URL, ENV_CACHE_DIR, ENV_MODEL_DIR, ENV_OFFLINE, NO_CACHE_DIR, STRICT,
+    TIKTOKEN_ENCODINGS_BASE, WARN, Place, bundled_dir, cache_dir, data_dir, file_env_var, flag, not_installed, places)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

@@ -301,7 +301,8 @@ def _environment(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Plac
 
 
 def _model(pin: Pin, environ: "Environ", given: "Given") -> "Iterator[Place]":
-    source, value = ("model_dir", given["model_dir"]) if "model_dir" in given else (ENV_MODEL_DIR, environ.get(ENV_MODEL_DIR))
+    source, value = ("model_dir", given.get("model_dir")) if given.get("model_dir") else (
+        ENV_MODEL_DIR, environ.get(ENV_MODEL_DIR))
     if not value:
         yield Place("model", "model_dir / " + ENV_MODEL_DIR, outcome="not set")
         return

@@ -122,22 +122,22 @@ def patch(module: types.ModuleType) -> bool:
         return False
 
     @functools.wraps(read_original)
-    def read_file_cached(blobpath: str, expected_hash: "Optional[str]" = None) -> bytes:
+    def read_file_cached(blobpath: str, expected_hash: "Optional[str]" = None) -> "Any":  # what tiktoken's returns
         data = serve(blobpath, expected_hash)
-        return read_original(blobpath, expected_hash) if data is None else data  # type: ignore[no-any-return,unused-ignore]
+        return read_original(blobpath, expected_hash) if data is None else data
 
     @functools.wraps(load_original)
-    def load_tiktoken_bpe(tiktoken_bpe_file: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
+    def load_tiktoken_bpe(tiktoken_bpe_file: str, expected_hash: "Optional[str]" = None) -> "Any":
         data = serve(tiktoken_bpe_file, expected_hash)
-        return load_original(tiktoken_bpe_file, expected_hash) if data is None else parse_ranks(data)  # type: ignore[no-any-return,unused-ignore]
+        return load_original(tiktoken_bpe_file, expected_hash) if data is None else parse_ranks(data)
 
     @functools.wraps(gym_original)
-    def data_gym_to_mergeable_bpe_ranks(*args: "Any", **kwargs: "Any") -> "Dict[bytes, int]":
+    def data_gym_to_mergeable_bpe_ranks(*args: "Any", **kwargs: "Any") -> "Any":
         try:
             ranks: "Optional[Dict[bytes, int]]" = data_gym_ranks(serve, *args, **kwargs)
         except Exception:  # not ours, or clobber_one_byte_tokens given: tiktoken's own, no exception chained
             ranks = None
-        return gym_original(*args, **kwargs) if ranks is None else ranks  # type: ignore[no-any-return,unused-ignore]
+        return gym_original(*args, **kwargs) if ranks is None else ranks
 
     wrappers: "List[Any]" = [read_file_cached, load_tiktoken_bpe]
     gym = ("vocab_bpe_file", "encoder_json_file", "vocab_bpe_hash", "encoder_json_hash")
@@ -201,13 +201,14 @@ def data_gym_ranks(read: "Callable[[str, Optional[str]], Optional[bytes]]", voca
     as `read` gives it; its ``encoder.json`` (the same ranks, verified by `resolve`) is not parsed.
     Raises `NotShippedError` for any other files, and what `read` raises."""
     files = (_pinned(vocab_bpe_file, vocab_bpe_hash), _pinned(encoder_json_file, encoder_json_hash))
-    data = read(vocab_bpe_file, vocab_bpe_hash) if files[0] is not None and PINS[files[0].vocab].files == files else None
+    ours = files[0] is not None and PINS[files[0].vocab].files == files
+    data = read(vocab_bpe_file, vocab_bpe_hash) if ours else None
     if data is None:
         raise NotShippedError(f"{vocab_bpe_file} and {encoder_json_file} are no vocab harmony-vocab pins")
-    odd = [b for b in range(256) if not chr(b).isprintable() or b == 32]  # written as chr(256 + n)
-    table = {**{b: b for b in range(256) if b not in odd}, **{256 + n: b for n, b in enumerate(odd)}}
-    texts = [*map(chr, table), *data.decode().replace(" ", "").split("\n")[1:-1]]  # the 256 bytes, then the merges
-    return {text.translate(table).encode("latin-1"): rank for rank, text in enumerate(texts)}
+    from .tokenizer_json import BYTE_DECODER  # its imports (json, base64) are tiktoken.load's own
+
+    texts = [*map(chr, BYTE_DECODER), *data.decode().replace(" ", "").split("\n")[1:-1]]  # 256 bytes, then merges
+    return {text.translate(BYTE_DECODER).encode("latin-1"): rank for rank, text in enumerate(texts)}
 
 
 def _private(function: "Any", names: "Dict[str, Any]") -> "Any":
