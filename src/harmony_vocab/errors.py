@@ -1,7 +1,5 @@
 """Exceptions, the record of one place looked at (`Attempt`), and `redact` for what is shown."""
 
-from __future__ import annotations
-
 import os
 
 TYPE_CHECKING = False

@@ -3,8 +3,6 @@ model repository) and `seed_cache` (under the names openai-harmony and tiktoken 
 download caches). Every source comes from the lookup order and is verified again as it is copied;
 all writes are all or nothing, through an open directory (``files.Directory``)."""
 
-from __future__ import annotations
-
 import errno
 import os
 import re

@@ -8,8 +8,6 @@ the directory (a symlink, its owner) holds for what is written there, and each f
 full beside its target, then renamed onto it; on any exception no target is touched.
 """
 
-from __future__ import annotations
-
 import errno
 import hashlib
 import io

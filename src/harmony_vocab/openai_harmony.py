@@ -1,8 +1,6 @@
 """openai-harmony glue: `load_harmony_encoding` from a verified file, `register` (what the start-up
 registration does, for programs that start without it), `seed_harmony_cache`."""
 
-from __future__ import annotations
-
 import hashlib
 import os
 import threading

@@ -4,8 +4,6 @@ The build hook writes the manifest into ``_pins.py`` (a build artifact); this mo
 shape. Plain classes with ``__slots__``: no dataclasses, so that the CLI starts fast.
 """
 
-from __future__ import annotations
-
 from .errors import UnknownVocabError
 
 TYPE_CHECKING = False

@@ -5,8 +5,6 @@ processes only re-verify it; a rejection is remembered alike. Reads are bounded 
 `MAX_ITEMS`, nesting), so a hostile file costs at most about 600 MB to parse, once.
 """
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import json
