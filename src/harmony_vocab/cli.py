@@ -282,6 +282,7 @@ def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
 
     from . import __version__
     from .pins import VOCABS, get_pin
+    from .files import LOCK_TIMEOUT
     from .tiers import ENV_LOCK_TIMEOUT, subdirs_text
 
     class Parser(argparse.ArgumentParser):
@@ -341,7 +342,8 @@ def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
     p.add_argument("paths", metavar="PATH", nargs="*", help="files or directories")
     p = add(cmd_export, names="export",
             epilog=f"All or nothing; a different file at the destination is an error unless --force. Exports into "
-                   f"one directory take turns, each waiting up to ${ENV_LOCK_TIMEOUT} seconds (default 60).")
+                   f"one directory take turns, each waiting up to ${ENV_LOCK_TIMEOUT} seconds "
+                   f"(default {LOCK_TIMEOUT:g}).")
     p.add_argument("dest", metavar="DEST", help="the destination directory (created if needed)")
     p.add_argument("--layout", choices=("flat", "encodings"), default="flat",
                    help="flat: DEST/FILE; encodings: DEST/encodings/FILE (found by --model-dir DEST)")

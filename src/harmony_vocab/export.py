@@ -74,14 +74,17 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
         raise VocabError("the destination is empty: give a directory (an unset shell variable?)")
     if layout not in LAYOUTS:
         raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    files = [(f, path) for name in dict.fromkeys(names)
-             for f, path in zip(get_pin(name).files, resolve(name).strings)]
-    timeout = seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
+    files, timeout = _sources(names), seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
     with Directory(dest) as top:
         encodings = os.path.join(os.fspath(dest), "encodings")
         with top if layout == "flat" else Directory(encodings, follow=False, within=top) as directory:
-            directory.lock(timeout, waiting)
+            directory.lock(timeout, ENV_LOCK_TIMEOUT, waiting)
             return _export_locked(directory, os.path.realpath(dest), files, force)
+
+
+def _sources(names: "Iterable[str]") -> "List[Tuple[File, str]]":
+    """Each file of the vocabs `names` (each vocab once, in order) and its verified copy (`resolve`)."""
+    return [(f, path) for name in dict.fromkeys(names) for f, path in zip(get_pin(name).files, resolve(name).strings)]
 
 
 def _export_locked(directory: Directory, dest: str, files: "List[Tuple[File, str]]",
@@ -161,7 +164,7 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
     path = os.fspath(directory)
     if not path:
         raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")
-    sources = [(f, p) for name in dict.fromkeys(names) for f, p in zip(get_pin(name).files, resolve(name).strings)]
+    sources = _sources(names)
     advice = (f"give {reader} a cache of your own: set {var} to a directory of yours ({reader} reads it from "
               f"there too), then run harmony-vocab seed-cache again")
     parent = os.path.dirname(os.path.abspath(path))
@@ -179,7 +182,7 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
             raise CacheDirError(f"{path} belongs to {_owner(d.stat.st_uid)} and you are {_owner(me)}: in the shared "
                                 f"directory {parent} only a directory of your own is written into; {advice}")
         try:
-            d.lock(timeout, waiting)
+            d.lock(timeout, ENV_LOCK_TIMEOUT, waiting)
             todo = []
             for f, source in sources:
                 try:

@@ -230,11 +230,12 @@ class Directory:
         path, fd = self._at(name)
         return read_regular(path, limit, what, fd)
 
-    def lock(self, timeout: float = LOCK_TIMEOUT, waiting: "Optional[Callable[[str], None]]" = None) -> None:
+    def lock(self, timeout: float, setting: str, waiting: "Optional[Callable[[str], None]]" = None) -> None:
         """Take the writers' lock of this directory (``flock`` on it: no file is left): writers
         in any process take turns. While another holds it, `waiting` is told once, and after
-        `timeout` seconds `PathError` names the directory. Where locks are not to be had (a
-        directory we cannot read, some network file systems) the write goes on unlocked."""
+        `timeout` seconds `PathError` names the directory and the `setting` that allows more.
+        Where locks are not to be had (a directory we cannot read, some network file systems)
+        the write goes on unlocked."""
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
@@ -251,7 +252,7 @@ class Directory:
                     return  # ENOLCK, EOPNOTSUPP...: unlocked
             if time.monotonic() >= ends:
                 raise PathError(errno.ETIMEDOUT, f"another process has held its writers' lock for {timeout:g}s: "
-                                f"wait for it to end (or stop it), or raise HARMONY_VOCAB_LOCK_TIMEOUT", self.path)
+                                f"wait for it to end (or stop it), or raise {setting}", self.path)
             if waiting is not None:
                 waiting(f"waiting for another process writing into {self.path} (up to {timeout:g}s)")
                 waiting = None
