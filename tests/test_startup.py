@@ -19,6 +19,7 @@ from typing import Any, Iterator, List, Set
 import pytest
 
 import _harmony_vocab_startup as startup
+import harmony_vocab
 import harmony_vocab.tiers as tiers
 from harmony_vocab.files import check_file
 from harmony_vocab.pins import PINS, harmony_pin
@@ -257,6 +258,7 @@ class Recording(dict):  # type: ignore[type-arg]
 def test_the_shims_constants_are_what_the_package_derives() -> None:
     assert (startup.AUTOREGISTER, startup.REGISTERED, startup.BASE) == (
         tiers.ENV_AUTOREGISTER, tiers.ENV_REGISTERED, tiers.TIKTOKEN_ENCODINGS_BASE)
+    assert harmony_vocab._REGISTERED == tiers.ENV_REGISTERED  # the package's own copy, for its import
     assert (startup.FILE, startup.SIZE) == (PIN.file, PIN.size)
     mirror = SHARED_VOCAB / PIN.file
     check_file(mirror, PIN.files[0])  # the mirror's copy is the pinned one (sha256)

@@ -50,14 +50,15 @@ def __dir__() -> "list[str]":
 
 
 # A worker started by spawn or forkserver from a program that called register() inherits the
-# registration (HARMONY_VOCAB_REGISTERED, set only where the registration ran); importing this
-# package there installs the tiktoken hook too.
-if _os.environ.get("HARMONY_VOCAB_REGISTERED") and not any(
-        type(f).__name__ == "TiktokenFinder" for f in _sys.meta_path):
-    from .tiers import FALSE_WORDS as _OFF
+# registration (tiers.ENV_REGISTERED, set only where the registration ran, written here so that
+# nothing more is imported when it is unset: tests/test_startup.py checks it); importing this
+# package there installs the tiktoken hook too, unless the opt-out holds.
+_REGISTERED = "HARMONY_VOCAB_REGISTERED"
+if _os.environ.get(_REGISTERED) and not any(type(f).__name__ == "TiktokenFinder" for f in _sys.meta_path):
+    from .tiers import registration_enabled as _enabled
     from .tiktoken import install_hook as _install_hook
 
-    if (_os.environ.get("HARMONY_VOCAB_AUTOREGISTER") or "").strip().lower() not in _OFF:  # the opt-out holds
+    if _enabled(_os.environ):
         _install_hook()
 
 TYPE_CHECKING = False

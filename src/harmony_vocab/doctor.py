@@ -10,8 +10,8 @@ from .errors import PROG, VocabError, redact
 from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
-from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, FALSE_WORDS, QUIET, TIKTOKEN_ENCODINGS_BASE, Place, cache_dir,
-    directory_places, harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us,
+from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, Place, cache_dir, directory_places,
+    harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us, registration_enabled,
     subdirs_text, tiktoken_cache_dir)
 
 TYPE_CHECKING = False
@@ -189,7 +189,7 @@ def _situation() -> "Dict[str, Any]":
         kind, why = "site", "the .pth ran at start-up"
     elif called:
         kind, why = "registered", "harmony_vocab.register() ran in this process"
-    elif (os.environ.get(ENV_AUTOREGISTER) or "").strip().lower() in FALSE_WORDS:  # as the shim's `enabled`
+    elif not registration_enabled(os.environ):
         kind, why = "disabled", (f"{ENV_AUTOREGISTER}={os.environ[ENV_AUTOREGISTER]} turned off the start-up "
                                  f"registration and the tiktoken hook; to undo: unset {ENV_AUTOREGISTER}")
     elif not os.path.isdir(PACKAGE_DIR):

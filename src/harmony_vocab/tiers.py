@@ -454,6 +454,12 @@ def marker(tier: str, directory: str) -> str:
     return tier + ":" + directory
 
 
+def registration_enabled(environ: "Environ") -> bool:
+    """False when ``HARMONY_VOCAB_AUTOREGISTER`` turns the start-up registration and the tiktoken
+    hook off (the .pth line and ``_harmony_vocab_startup.enabled`` test the same words)."""
+    return (environ.get(ENV_AUTOREGISTER) or "").strip().lower() not in FALSE_WORDS
+
+
 def registered_by_us(environ: "Environ") -> "Optional[Tuple[str, str]]":
     """``(tier, directory)`` when ``TIKTOKEN_ENCODINGS_BASE`` holds what our registration set."""
     tier, sep, directory = environ.get(ENV_REGISTERED, "").partition(":")
