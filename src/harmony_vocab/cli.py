@@ -45,10 +45,10 @@ def out(text: str, flush: bool = False) -> None:
         raise OutputError(f"cannot write to standard output: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
-def err(text: str) -> None:
+def err(text: str, end: str = "\n") -> None:
     """Print a message; a closed or failing stderr swallows it (there is nowhere else to say it)."""
     try:
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(text + end)
     except (OSError, ValueError, AttributeError):  # AttributeError: no stderr at all
         pass
 
@@ -251,8 +251,9 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
                     raise FileNotFoundError
                 check_file(target, f)
             except (VocabError, OSError):
-                target = os.fspath(download(f, dest, progress=lambda got, total: err(
-                    f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB") if terminal and got == total else None))
+                target = os.fspath(download(f, dest, progress=lambda got, total: err(  # one line, rewritten
+                    f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB", "\n" if got == total else "")
+                    if terminal else None))
             out(os.path.abspath(target) + "\n")
     return EXIT_OK
 
@@ -282,8 +283,7 @@ def build_parser(command: "Optional[str]" = None) -> "argparse.ArgumentParser":
 
     from . import __version__
     from .pins import VOCABS, get_pin
-    from .files import LOCK_TIMEOUT
-    from .tiers import ENV_LOCK_TIMEOUT, subdirs_text
+    from .tiers import ENV_LOCK_TIMEOUT, LOCK_TIMEOUT, subdirs_text
 
     class Parser(argparse.ArgumentParser):
         def _print_message(self, message: str, file: "Any" = None) -> None:

@@ -9,10 +9,10 @@ import re
 import stat
 
 from .errors import PathError, VocabError
-from .files import LOCK_TIMEOUT, Directory, copier, describe_failure, read_verified
+from .files import Directory, copier, describe_failure, read_verified
 from .lookup import resolve
 from .pins import File, get_pin
-from .tiers import ENV_LOCK_TIMEOUT, seconds
+from .tiers import ENV_LOCK_TIMEOUT, LOCK_TIMEOUT, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover

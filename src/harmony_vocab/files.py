@@ -29,8 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 _CHUNK = 1 << 20
 READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
-LOCK_TIMEOUT = 60.0
-"""How long a write waits for another writer of the same directory (HARMONY_VOCAB_LOCK_TIMEOUT)."""
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
