@@ -17,8 +17,6 @@ git ignores. Once a wheel is built its members are deflated at zlib level 9 (`re
 ``python hatch_build.py [core|legacy]`` does the same without building anything.
 """
 
-from __future__ import annotations
-
 import hashlib
 import os
 import re

@@ -155,7 +155,7 @@ def build_wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build requirements as wheels: what an air-gapped site keeps in its wheelhouse."""
     house = tmp_path_factory.mktemp("build-wheelhouse")
     run([PYTHON, "-m", "pip", "download", "-q", "-d", house,
-         "hatchling>=1.21", "requests>=2.28", "urllib3>=2.3", "tomli>=1.1", "editables~=0.3", "build>=1.0"])
+         "hatchling>=1.21", "requests>=2.28", "tomli>=1.1", "editables~=0.3", "build>=1.0"])
     return house
 
 

@@ -593,6 +593,34 @@ def test_fetch_shows_progress_on_a_terminal(
     # the control: not a terminal, nothing on stderr (test_fetch_downloads_quietly_into_the_cache)
 
 
+def test_fetch_ends_its_progress_line_before_an_error(
+    served: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    """The whole body arrives (progress shown) but fails its sha256: the error starts a line of its own."""
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pin, data = served["cl100k_base"]
+    httpserver.expect_request(f"/bad/{pin.file}").respond_with_data(bytes(len(data)))  # right size, wrong bytes
+    monkeypatch.setenv("HARMONY_VOCAB_BASE_URL", httpserver.url_for("/bad/"))
+    monkeypatch.setattr("harmony_vocab.download.TRIES", 1)
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["fetch", "--name", "cl100k_base"]) == 1
+    lines = err.getvalue().split("\n")
+    assert lines[0].startswith(f"\r{pin.file}:") and "MB" in lines[0]
+    assert lines[1].startswith("harmony-vocab: error: could not download a verified"), err.getvalue()
+
+
+def test_fetch_with_stderr_closed_still_works(served: Synthetic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)
+    assert cli.main(["fetch", "--name", "cl100k_base"]) == 0
+    assert (tmp_path / "cache" / served["cl100k_base"][0].file).read_bytes() == served["cl100k_base"][1]
+
+
 def test_fetch_failure_exits_1_and_names_every_url(
     capsys: pytest.CaptureFixture, served: Synthetic, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

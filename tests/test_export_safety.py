@@ -316,3 +316,36 @@ def test_a_tagged_sha256sums_is_read_and_kept_in_its_format(tmp_path: Path) -> N
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("flock, /proc/locks and tmpfs as on Linux")
+
+
+def test_export_hashes_what_it_copies_even_from_a_file_verified_in_this_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file changed through a shared mapping keeps its (size, mtime, ctime, inode) key until the
+    kernel writes it back, so the lookup's per-process record of verified files cannot tell; a copy
+    carries the bytes where nothing checks them again, so export hashes them as it copies."""
+    import mmap
+
+    from harmony_vocab import resolve
+    from harmony_vocab.export import export
+    from harmony_vocab.errors import VocabIntegrityError
+    from harmony_vocab.files import read_verified
+
+    pin = PINS["cl100k_base"]
+    source = tmp_path / "mine" / pin.file
+    source.parent.mkdir()
+    source.write_bytes((SHARED_VOCAB / pin.file).read_bytes())
+    with open(source, "r+b") as handle, mmap.mmap(handle.fileno(), 0) as mapped:
+        mapped[0:1] = mapped[0:1]  # the page is dirty now: later writes through it keep the timestamps
+        time.sleep(0.05)
+        monkeypatch.setenv("HARMONY_VOCAB_CL100K_BASE", str(source))
+        assert resolve("cl100k_base").tier == "environment"  # hashed: verified, and remembered
+        before = os.stat(source)
+        mapped[0:4] = b"EVIL"
+        after = os.stat(source)
+        # the control: the key is unchanged, so the per-process record alone would pass these bytes
+        assert (before.st_mtime_ns, before.st_ctime_ns, before.st_size) == (
+            after.st_mtime_ns, after.st_ctime_ns, after.st_size)
+        assert read_verified(source, pin.files[0])[:4] == b"EVIL"
+        with pytest.raises(VocabIntegrityError, match="sha256 mismatch"):
+            export(tmp_path / "out", ["cl100k_base"])
+    assert not (tmp_path / "out" / pin.file).exists() and not (tmp_path / "out" / "SHA256SUMS").exists()

@@ -56,9 +56,10 @@ def __dir__() -> "list[str]":
 _REGISTERED = "HARMONY_VOCAB_REGISTERED"
 if _os.environ.get(_REGISTERED) and not any(type(f).__name__ == "TiktokenFinder" for f in _sys.meta_path):
     from .tiers import registration_enabled as _enabled
-    from .tiktoken import install_hook as _install_hook
 
     if _enabled(_os.environ):
+        from .tiktoken import install_hook as _install_hook
+
         _install_hook()
 
 TYPE_CHECKING = False

@@ -242,18 +242,29 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
     dest = cache_dir(os.environ)
     if dest is None:
         raise UsageError(NO_CACHE_DIR)
-    terminal = sys.stderr is not None and sys.stderr.isatty()
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):  # no stderr, or a closed one
+        terminal = False
     for name in _names(args):
         for f in get_pin(name).files:
-            target = os.path.join(dest, f.name)
+            target, shown = os.path.join(dest, f.name), []
+
+            def progress(got: int, total: int) -> None:  # on a terminal, one line rewritten as the file arrives
+                if terminal:
+                    err(f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB", "")
+                    shown.append(got)
+
             try:
                 if args.force:
                     raise FileNotFoundError
                 check_file(target, f)
             except (VocabError, OSError):
-                target = os.fspath(download(f, dest, progress=lambda got, total: err(  # one line, rewritten
-                    f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB", "\n" if got == total else "")
-                    if terminal else None))
+                try:
+                    target = os.fspath(download(f, dest, progress=progress))
+                finally:
+                    if shown:
+                        err("")  # the line ends, however the download did
             out(os.path.abspath(target) + "\n")
     return EXIT_OK
 
@@ -389,12 +400,16 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:
-            from .pins import PINS
+            from .pins import get_pin
 
-            if len(argv) == 2 and argv[0] == "path" and argv[1].removesuffix(".tiktoken") in PINS:
-                from types import SimpleNamespace  # `path NAME`, what scripts call: no parser to build
+            try:  # `path NAME`, what scripts call: no parser to build (an unknown name goes to the parser)
+                fast = get_pin(argv[1]).name if len(argv) == 2 and argv[0] == "path" else None
+            except UnknownVocabError:
+                fast = None
+            if fast is not None:
+                from types import SimpleNamespace
 
-                code = cmd_path(SimpleNamespace(name=argv[1].removesuffix(".tiktoken"), bundled=False))  # type: ignore[arg-type]
+                code = cmd_path(SimpleNamespace(name=fast, bundled=False))  # type: ignore[arg-type]
             else:
                 try:
                     args = build_parser(argv[0] if argv else None).parse_args(argv)

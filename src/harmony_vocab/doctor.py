@@ -11,8 +11,8 @@ from .files import check_file, describe_failure, file_of
 from .lookup import FREEZER_DATA_OPTIONS, freezer, resolve
 from .pins import PINS, WHEELS, get_pin
 from .tiers import (ENV_AUTOREGISTER, ENV_BASE_URL, QUIET, TIKTOKEN_ENCODINGS_BASE, Place, cache_dir, directory_places,
-    harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us, registration_enabled,
-    subdirs_text, tiktoken_cache_dir)
+    harmony_cache_dir, harmony_readable, installed_vocabs, not_installed, places, registered_by_us,
+    registration_enabled, subdirs_text, tiktoken_cache_dir)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,7 +229,8 @@ def doctor_report() -> "Dict[str, Any]":
     import warnings
 
     packages = {d: _version(d) for d in ("openai-harmony", "tiktoken", "requests", WHEELS["legacy"]["distribution"])}
-    hook: "Dict[str, Any]" = tiktoken_hook() if packages["tiktoken"] else {"active": False, "detail": "tiktoken is not installed"}
+    hook: "Dict[str, Any]" = (tiktoken_hook() if packages["tiktoken"] else
+                              {"active": False, "detail": "tiktoken is not installed"})
     situation = _situation()
     vocabs: "Dict[str, Dict[str, Any]]" = {}
     for name, pin in PINS.items():
@@ -287,11 +288,13 @@ def format_doctor(report: "Dict[str, Any]") -> str:
     if base is None:
         lines.append(f"{TIKTOKEN_ENCODINGS_BASE} is not set: openai-harmony uses its cache or downloads")
     else:
-        how = f"set by the registration, {report['registered_tier']} tier" if report["registered_tier"] else "set by the environment"
+        how = (f"set by the registration, {report['registered_tier']} tier" if report["registered_tier"]
+               else "set by the environment")
         lines.append(f"{TIKTOKEN_ENCODINGS_BASE}={base!r} ({how})")
     lines += [f"tiktoken start-up hook: {report['tiktoken_hook']['detail']}", "vocabs:"]
     for name, v in report["vocabs"].items():
-        where = f"{v['tier']:<11} {v['path']}" if v["tier"] else f"{'NOT FOUND' if not v['ok'] else '-':<11} {v['error']}"
+        where = (f"{v['tier']:<11} {v['path']}" if v["tier"] else
+                 f"{'NOT FOUND' if not v['ok'] else '-':<11} {v['error']}")
         lines.append(f"  {name:<12} {where}")
         lines += [f"  {'':<12} warning: {w}" for w in v["warnings"]]
         for key in ("openai_harmony", "tiktoken"):

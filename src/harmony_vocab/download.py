@@ -7,6 +7,7 @@ download starts (install ``harmony-vocab[download]`` for run-time downloads).
 import hashlib
 import os
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -150,15 +151,19 @@ def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[
                                retry=False)
 
             def cut_off() -> None:
-                # urllib3 >= 2.3 (the download extra requires it): HTTPResponse.shutdown() shuts the socket
-                # down for reading, which ends a read blocked in the other thread. An older urllib3 has
-                # none: the deadline then applies between chunks only. Past the body's end (connection
-                # released, or closed) there is nothing left to cut.
+                # HTTPResponse.shutdown() (urllib3 2.3+) shuts the socket down, which ends a read blocked
+                # in the other thread. Where it is missing or fails (an older urllib3; TLS through an
+                # https:// proxy), a duplicate of the socket's descriptor is shut down: still the same
+                # socket, whatever the response does with its own descriptor meanwhile.
                 cut.set()
                 try:
-                    getattr(response.raw, "shutdown", lambda: None)()
-                except (OSError, ValueError, RuntimeError):
-                    pass
+                    response.raw.shutdown()
+                except Exception:
+                    try:
+                        with socket.socket(fileno=os.dup(response.raw.fileno())) as sock:
+                            sock.shutdown(socket.SHUT_RDWR)
+                    except (AttributeError, OSError, ValueError):
+                        pass  # past the body's end (connection released or closed): nothing left to cut
 
             timer = threading.Timer(max(0.0, ends - time.monotonic()), cut_off)
             timer.daemon = True

@@ -95,21 +95,17 @@ def _key(path: str, st: os.stat_result, f: File) -> "Tuple[str, int, int, int, i
     return (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.sha256)
 
 
-def read_verified(path: "PathLike", f: File, keep: bool = True) -> bytes:
+def read_verified(path: "PathLike", f: File, keep: bool = True, trusted: bool = True) -> bytes:
     """The bytes of `path` once they are known to be the pinned file `f` (hashed unless this very
-    file was verified before in this process); `VocabIntegrityError` if not. With `keep` false,
-    they are only checked, in 1 MiB pieces."""
+    file was verified before in this process and `trusted` allows that); `VocabIntegrityError` if
+    not. With `keep` false, they are only checked, in 1 MiB pieces."""
     fspath = os.fspath(path)
-    if not keep:  # a check of this very file, verified before and unchanged since, needs no opening
-        st = os.stat(fspath)
-        if stat.S_ISREG(st.st_mode) and _key(fspath, st, f) in _verified:
-            return b""
     with open_regular(fspath) as src:
         st = os.fstat(src.fileno())
         if st.st_size != f.size:
             raise VocabIntegrityError(fspath, f.vocab, f.size, st.st_size, f.sha256, None)
         key = _key(fspath, st, f)
-        if key in _verified:  # this very file, unchanged since: no second hashing
+        if trusted and key in _verified:  # this very file, unchanged since: no second hashing
             if not keep:
                 return b""
             data = src.read(f.size + 1)
@@ -305,8 +301,9 @@ def _in_the_way(exc: OSError, path: str) -> OSError:
 
 def copier(source: "PathLike", f: File) -> "Callable[[BinaryIO], object]":
     """A ``write`` for `Directory.write_all`: the bytes of the regular file `source`, refused
-    (`VocabIntegrityError`) unless they are the pinned file `f` (`read_verified`)."""
-    return lambda out: out.write(read_verified(source, f))
+    (`VocabIntegrityError`) unless they are the pinned file `f`: hashed as they are copied, since
+    a copy carries them where nothing checks them again."""
+    return lambda out: out.write(read_verified(source, f, trusted=False))
 
 
 def write_file(target: "PathLike", data: bytes) -> None:

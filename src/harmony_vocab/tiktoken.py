@@ -137,8 +137,8 @@ def patch(module: types.ModuleType) -> bool:
         return gym_original(*args, **kwargs) if ranks is None else ranks
 
     wrappers: "List[Any]" = [read_file_cached, load_tiktoken_bpe]
-    gym = ("vocab_bpe_file", "encoder_json_file", "vocab_bpe_hash", "encoder_json_hash")
-    if _takes(gym_original, *gym) or _takes(gym_original, *gym, "clobber_one_byte_tokens"):  # tiktoken 0.11+ adds it
+    gym = data_gym_ranks.__code__.co_varnames[1:data_gym_ranks.__code__.co_argcount]  # its parameters, ours
+    if _takes(gym_original, *gym) or _takes(gym_original, *gym[:-1]):  # tiktoken 0.11+ adds clobber_one_byte_tokens
         wrappers.append(data_gym_to_mergeable_bpe_ranks)
     for wrapper in wrappers:
         setattr(wrapper, "__harmony_vocab__", True)
@@ -193,16 +193,18 @@ def parse_ranks(data: bytes) -> "Dict[bytes, int]":
 
 def data_gym_ranks(read: "Callable[[str, Optional[str]], Optional[bytes]]", vocab_bpe_file: str,
                    encoder_json_file: str, vocab_bpe_hash: "Optional[str]" = None,
-                   encoder_json_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
+                   encoder_json_hash: "Optional[str]" = None, clobber_one_byte_tokens: bool = False
+                   ) -> "Dict[bytes, int]":
     """tiktoken's ``data_gym_to_mergeable_bpe_ranks`` of a pinned vocab (GPT-2's), from its ``vocab.bpe``
-    as `read` gives it; its ``encoder.json`` (the same ranks, verified by `resolve`) is not parsed.
-    Raises `NotShippedError` for any other files, and what `read` raises."""
+    as `read` gives it; its ``encoder.json`` (the same ranks, verified by `resolve`) is not parsed, and
+    so ``clobber_one_byte_tokens`` (tiktoken 0.11+), which takes the one-byte ranks from it, changes
+    nothing. Raises `NotShippedError` for any other files, and what `read` raises."""
     files = (_pinned(vocab_bpe_file, vocab_bpe_hash), _pinned(encoder_json_file, encoder_json_hash))
     ours = files[0] is not None and PINS[files[0].vocab].files == files
     data = read(vocab_bpe_file, vocab_bpe_hash) if ours else None
     if data is None:
         raise NotShippedError(f"{vocab_bpe_file} and {encoder_json_file} are no vocab harmony-vocab pins")
-    from .tokenizer_json import BYTE_DECODER  # its imports (json, base64) are tiktoken.load's own
+    from .tokenizer_json import BYTE_DECODER
 
     texts = [*map(chr, BYTE_DECODER), *data.decode().replace(" ", "").split("\n")[1:-1]]  # 256 bytes, then merges
     return {text.translate(BYTE_DECODER).encode("latin-1"): rank for rank, text in enumerate(texts)}

@@ -7,7 +7,6 @@ processes only re-verify it; a rejection is remembered alike. Reads are bounded 
 
 import base64
 import hashlib
-import json
 import os
 import threading
 from itertools import islice
@@ -61,6 +60,8 @@ def load(tokenizer_json: str) -> "Any":
         raise TokenizerJsonError(f"{tokenizer_json} holds up to {items} JSON values, more than the {MAX_ITEMS} a "
                                  f"tokenizer.json may (o200k_base's holds about 1.8 million): not a tokenizer.json "
                                  f"of a pinned vocab")
+    import json  # here: the gpt2 ranks import this module for BYTE_DECODER alone
+
     try:
         return json.loads(data)
     except RecursionError:
