@@ -1,23 +1,7 @@
 """harmony-vocab: the tiktoken vocab files behind openai-harmony and tiktoken, shipped and verified.
 
-The modules, bottom to top (each imports only those above it in this list):
-
-- ``errors``          exceptions, `Attempt` (one place looked at), `redact` for what is shown
-- ``pins``            the pins (from ``vocab_manifest.toml``, built into ``_pins``): `Pin`, `File`
-- ``files``           reading regular files, bounded; size and sha256 checks; writing all or nothing
-- ``tiers``           the lookup order as data: every setting's name, `TIERS`, `places`
-- ``tokenizer_json``  rebuilding a vocab from a model's tokenizer.json
-- ``download``        downloads, verified while streaming
-- ``lookup``          `resolve`: walks the places, verifies the candidates
-- ``export``          copying verified files: `export`, seeding the tools' caches
-- ``tiktoken``        tiktoken glue: the start-up hook, `tiktoken_encoding`
-- ``openai_harmony``  openai-harmony glue: `load_harmony_encoding`, `register` (installs the hook too)
-- ``doctor``          `verify`'s checks and the doctor's report
-- ``cli``             the ``harmony-vocab`` command
-
-``_harmony_vocab_startup`` (top level, run by ``harmony_vocab.pth`` at every interpreter start)
-imports ``tiers`` only when a setting asks for it, and ``tiktoken`` when tiktoken is imported.
-Importing this package is cheap: the public API below is imported on first use.
+Importing it is cheap: the public API below is imported on first use. Where each part lives, module by
+module: CONTRIBUTING.md.
 """
 
 import os as _os

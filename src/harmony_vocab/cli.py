@@ -246,26 +246,25 @@ def cmd_fetch(args: "argparse.Namespace") -> int:
         terminal = sys.stderr.isatty()
     except (AttributeError, ValueError, OSError):  # no stderr, or a closed one
         terminal = False
-    for name in _names(args):
-        for f in get_pin(name).files:
-            target, shown = os.path.join(dest, f.name), []
+    for f in (f for name in _names(args) for f in get_pin(name).files):
+        shown: "List[int]" = []
 
-            def progress(got: int, total: int) -> None:  # on a terminal, one line rewritten as the file arrives
-                if terminal:
-                    err(f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB", "")
-                    shown.append(got)
+        def progress(got: int, total: int) -> None:  # on a terminal, one line rewritten as the file arrives
+            if terminal:
+                err(f"\r{f.name}: {got / 1e6:6.1f} / {total / 1e6:.1f} MB", "")
+                shown.append(got)
 
+        try:
+            if args.force:
+                raise FileNotFoundError
+            check_file(os.path.join(dest, f.name), f)
+        except (VocabError, OSError):
             try:
-                if args.force:
-                    raise FileNotFoundError
-                check_file(target, f)
-            except (VocabError, OSError):
-                try:
-                    target = os.fspath(download(f, dest, progress=progress))
-                finally:
-                    if shown:
-                        err("")  # the line ends, however the download did
-            out(os.path.abspath(target) + "\n")
+                download(f, dest, progress=progress)
+            finally:
+                if shown:
+                    err("")  # the line ends, however the download did
+        out(os.path.join(os.path.abspath(dest), f.name) + "\n")
     return EXIT_OK
 
 
@@ -400,16 +399,12 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:
-            from .pins import get_pin
+            from .pins import VOCABS
 
-            try:  # `path NAME`, what scripts call: no parser to build (an unknown name goes to the parser)
-                fast = get_pin(argv[1]).name if len(argv) == 2 and argv[0] == "path" else None
-            except UnknownVocabError:
-                fast = None
-            if fast is not None:
+            if len(argv) == 2 and argv[0] == "path" and argv[1] in VOCABS:  # what scripts call: no parser to build
                 from types import SimpleNamespace
 
-                code = cmd_path(SimpleNamespace(name=fast, bundled=False))  # type: ignore[arg-type]
+                code = cmd_path(SimpleNamespace(name=argv[1], bundled=False))  # type: ignore[arg-type]
             else:
                 try:
                     args = build_parser(argv[0] if argv else None).parse_args(argv)
