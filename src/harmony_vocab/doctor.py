@@ -284,13 +284,10 @@ def format_doctor(report: "Dict[str, Any]") -> str:
              "installed: " + ", ".join(f"{d} {v or 'not installed'}" for d, v in report["packages"].items()),
              f"start-up registration: {report['situation']['explanation']}"]
     lines += [f"  fix: {fix}" for fix in report["fixes"]]
-    base = report["tiktoken_encodings_base"]
-    if base is None:
-        lines.append(f"{TIKTOKEN_ENCODINGS_BASE} is not set: openai-harmony uses its cache or downloads")
-    else:
-        how = (f"set by the registration, {report['registered_tier']} tier" if report["registered_tier"]
-               else "set by the environment")
-        lines.append(f"{TIKTOKEN_ENCODINGS_BASE}={base!r} ({how})")
+    base, tier = report["tiktoken_encodings_base"], report["registered_tier"]
+    how = f"set by the registration, {tier} tier" if tier else "set by the environment"
+    lines.append(f"{TIKTOKEN_ENCODINGS_BASE} is not set: openai-harmony uses its cache or downloads" if base is None
+                 else f"{TIKTOKEN_ENCODINGS_BASE}={base!r} ({how})")
     lines += [f"tiktoken start-up hook: {report['tiktoken_hook']['detail']}", "vocabs:"]
     for name, v in report["vocabs"].items():
         where = (f"{v['tier']:<11} {v['path']}" if v["tier"] else
@@ -305,8 +302,7 @@ def format_doctor(report: "Dict[str, Any]") -> str:
     if not report["checked"]:
         lines.append(f"nothing to check: neither openai-harmony nor tiktoken is installed here. For programs in other "
                      f"environments, '{PROG} env' prints the setting that points openai-harmony at these files")
-    elif report["ok"]:
-        lines.append("ok: every installed tool loads every installed vocab offline")
     else:
-        lines.append(f"NOT OK: see the lines above ('{PROG} resolve NAME' shows every place looked at)")
+        lines.append("ok: every installed tool loads every installed vocab offline" if report["ok"] else
+                     f"NOT OK: see the lines above ('{PROG} resolve NAME' shows every place looked at)")
     return "\n".join(lines) + "\n"

@@ -57,9 +57,8 @@ def read_sums(text: str) -> "Tuple[Dict[str, str], bool]":
 
 def format_sums(sums: "Dict[str, str]", tagged: bool = False) -> str:
     """``SHA256SUMS`` text, sorted by file name, in the format the file had."""
-    if tagged:
-        return "".join(f"SHA256 ({name}) = {sha}\n" for name, sha in sorted(sums.items()))
-    return "".join(f"{sha}  {name}\n" for name, sha in sorted(sums.items()))
+    line = "SHA256 ({name}) = {sha}\n" if tagged else "{sha}  {name}\n"
+    return "".join(line.format(name=name, sha=sha) for name, sha in sorted(sums.items()))
 
 
 def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", force: bool = False,
@@ -74,12 +73,11 @@ def export(dest: "PathArg", names: "Iterable[str]", *, layout: str = "flat", for
         raise VocabError("the destination is empty: give a directory (an unset shell variable?)")
     if layout not in LAYOUTS:
         raise VocabError(f"unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    files, timeout = _sources(names), seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
+    timeout, files = seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT), _sources(names)
     with Directory(dest) as top:
-        encodings = os.path.join(os.fspath(dest), "encodings")
-        with top if layout == "flat" else Directory(encodings, follow=False, within=top) as directory:
-            directory.lock(timeout, ENV_LOCK_TIMEOUT, waiting)
-            return _export_locked(directory, os.path.realpath(dest), files, force)
+        with top if layout == "flat" else Directory(os.path.join(top.path, "encodings"), follow=False, within=top) as d:
+            d.lock(timeout, ENV_LOCK_TIMEOUT, waiting)
+            return _export_locked(d, os.path.realpath(dest), files, force)
 
 
 def _sources(names: "Iterable[str]") -> "List[Tuple[File, str]]":
@@ -160,11 +158,10 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
     user may write to (``/tmp``), only into a real directory of one's own: a symlink or another
     user's directory raises `CacheDirError` naming `var`, the variable that gives `reader` a cache
     of one's own. Decided on the opened directory, so that nothing swapped in between is used."""
-    timeout = seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT)
     path = os.fspath(directory)
     if not path:
         raise VocabError(f"{reader}'s cache directory is empty: give a directory (an unset shell variable?)")
-    sources = _sources(names)
+    timeout, sources = seconds(os.environ, ENV_LOCK_TIMEOUT, LOCK_TIMEOUT), _sources(names)
     advice = (f"give {reader} a cache of your own: set {var} to a directory of yours ({reader} reads it from "
               f"there too), then run harmony-vocab seed-cache again")
     parent = os.path.dirname(os.path.abspath(path))
@@ -172,15 +169,14 @@ def seed_cache(directory: "PathArg", names: "Iterable[str]", var: str, reader: s
         shared = bool(os.stat(parent).st_mode & stat.S_IWOTH)
     except OSError:
         shared = False
-    me = os.geteuid()
     try:
         opened = Directory(path, follow=not shared)
     except OSError as exc:
         raise CacheDirError(f"{path}: {describe_failure(exc)}; {advice}") from None
     with opened as d:
-        if shared and d.stat.st_uid != me:
-            raise CacheDirError(f"{path} belongs to {_owner(d.stat.st_uid)} and you are {_owner(me)}: in the shared "
-                                f"directory {parent} only a directory of your own is written into; {advice}")
+        if shared and d.stat.st_uid != os.geteuid():
+            raise CacheDirError(f"{path} belongs to {_owner(d.stat.st_uid)} and you are {_owner(os.geteuid())}: in the "
+                                f"shared directory {parent} only a directory of your own is written into; {advice}")
         try:
             d.lock(timeout, ENV_LOCK_TIMEOUT, waiting)
             todo = []

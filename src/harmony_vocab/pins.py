@@ -62,9 +62,7 @@ class Pin:
     def __repr__(self) -> str:
         return f"Pin({self.name!r}, files={[f.name for f in self.files]}, wheel={self.wheel!r})"
 
-    @property
-    def cache_key(self) -> str:
-        return self.files[0].cache_key
+    cache_key = File.cache_key  # File's property, read on the first file's `urls` copied above
 
 
 def pin_from_mapping(name: str, entry: "Mapping[str, Any]") -> Pin:
