@@ -56,10 +56,8 @@ def _identify(path: str, names: "Sequence[str]") -> "Optional[str]":
 def check_places(found: "Iterable[Place]", name: str) -> "List[Dict[str, Any]]":
     """Checks of the places of one vocab: each set place's files, the tokenizer.json rebuilt."""
     checks = []
-    for place in found:
+    for place in (p for p in found if p.kind != "download"):
         tier = place.tier or None  # "": a directory given to verify, in no tier
-        if place.kind == "download":
-            continue
         if place.paths is None:
             if place.on_failure != QUIET:
                 checks.append({"tier": tier, "name": name, "path": place.label, "status": "failed",
