@@ -15,6 +15,8 @@ import functools
 import os
 import sys
 import types
+import warnings
+from contextlib import suppress
 
 from .errors import MissingExtraError, NotShippedError, VocabError
 from .pins import PINS, File, file_for_url
@@ -48,7 +50,7 @@ def find_spec(finder: "Any", fullname: str, path: "Optional[Sequence[str]]",
                 continue
             spec: "Optional[ModuleSpec]" = find(fullname, path, target)
             if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                if hasattr(spec.loader, "exec_module"):
                     spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]
                 return spec
         return None
@@ -70,10 +72,8 @@ class _PatchingLoader:
         if module.__spec__ is not None:
             module.__spec__.loader = self.loader
         self.loader.exec_module(module)
-        try:
+        with suppress(Exception):  # tiktoken as it is
             patch(module)
-        except Exception:  # tiktoken as it is
-            pass
 
 
 class TiktokenFinder:
@@ -161,8 +161,7 @@ def read_url(url: str, expected_hash: "Optional[str]" = None, **lookup: "Any") -
     f = _pinned(url, expected_hash)
     if f is None:
         raise NotShippedError(f"{url} (sha256 {expected_hash}) is no file harmony-vocab pins")
-    pin = PINS[f.vocab]
-    return read_verified(resolve(f.vocab, **lookup).strings[pin.files.index(f)], f)
+    return read_verified(resolve(f.vocab, **lookup).strings[PINS[f.vocab].files.index(f)], f)
 
 
 def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
@@ -175,8 +174,6 @@ def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
     if f is None or (PINS[f.vocab].wheel != "core" and data_dir(PINS[f.vocab].wheel) is None):
         return None
     try:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return read_url(url, expected_hash)
@@ -210,12 +207,6 @@ def data_gym_ranks(read: "Callable[[str, Optional[str]], Optional[bytes]]", voca
     return {text.translate(BYTE_DECODER).encode("latin-1"): rank for rank, text in enumerate(texts)}
 
 
-def _private(function: "Any", names: "Dict[str, Any]") -> "Any":
-    """`function`, run over `names` (a private copy of its module's names, with ours in it)."""
-    return types.FunctionType(function.__code__, names, function.__name__, function.__defaults__,
-                              function.__closure__)
-
-
 def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "PathArg" = None,
                       model_dir: "PathArg" = None, download: "Optional[bool]" = None) -> "Any":
     """A ``tiktoken.Encoding`` that behaves as ``tiktoken.get_encoding(name)``, built offline from
@@ -234,10 +225,8 @@ def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "Pa
     if not isinstance(constructor, types.FunctionType):
         known = ", ".join(e for pin in PINS.values() for e in pin.encodings)
         raise NotShippedError(f"unknown tiktoken encoding {name!r}: expected one of {known}")
-    lookup = {"vocab_path": vocab_path, "vocab_dir": vocab_dir, "model_dir": model_dir, "download": download}
-
-    def read(url: str, expected_hash: "Optional[str]" = None) -> bytes:
-        return read_url(url, expected_hash, **lookup)
+    read = functools.partial(read_url, vocab_path=vocab_path, vocab_dir=vocab_dir, model_dir=model_dir,
+                             download=download)
 
     def load(url: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
         return parse_ranks(read(url, expected_hash))
@@ -246,7 +235,8 @@ def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "Pa
              "data_gym_to_mergeable_bpe_ranks": functools.partial(data_gym_ranks, read)}
     for key, value in list(names.items()):  # o200k_harmony() calls o200k_base(): all of them over `names`
         if isinstance(value, types.FunctionType) and value.__module__ == openai_public.__name__:
-            names[key] = _private(value, names)
+            names[key] = types.FunctionType(value.__code__, names, value.__name__, value.__defaults__,
+                                            value.__closure__)
     return tiktoken.Encoding(**names[constructor.__name__]())
 
 

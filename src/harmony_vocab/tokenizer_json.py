@@ -9,6 +9,7 @@ import base64
 import hashlib
 import os
 import threading
+from contextlib import suppress
 from itertools import islice
 
 from .errors import PathError, VocabError
@@ -27,9 +28,6 @@ measured, at most about 600 MB."""
 MAX_ITEMS = 4_000_000
 """The most JSON values a tokenizer.json may hold, counted before parsing as its commas, colons
 and opening brackets (an upper bound): o200k_base's has 1.76 million."""
-
-KEPT_DIR = "from-tokenizer-json"
-"""Where in our cache the rebuilt copies, and the rejections, are kept."""
 
 _memo: "Dict[Tuple[str, str], Tuple[Optional[str], Optional[str]]]" = {}
 _lock = threading.Lock()  # one rebuild at a time: threads asking for the same file wait for it
@@ -111,9 +109,8 @@ def rebuild(tokenizer_json: str, pin: Pin, reference: "Optional[str]" = None) ->
     actual = hashlib.sha256(out).hexdigest()
     if len(out) != pin.size or actual != pin.sha256:
         detail = f"sha256 {actual}, {len(out)} bytes; expected {pin.sha256}, {pin.size} bytes"
-        diff = _first_difference(out, reference, pin) if reference else None
-        raise TokenizerJsonError(f"{tokenizer_json}: the rebuilt vocab is not the pinned {pin.name} ({detail})"
-                                 + (f"; {diff}" if diff else ""))
+        diff = _first_difference(tokens, reference, pin) if reference else ""
+        raise TokenizerJsonError(f"{tokenizer_json}: the rebuilt vocab is not the pinned {pin.name} ({detail}){diff}")
     return out
 
 
@@ -133,7 +130,7 @@ def rebuilt_copy(tokenizer: str, pin: Pin, cache: "Optional[str]") -> "Tuple[Opt
             except (OSError, VocabError):
                 path = None  # the kept copy was damaged or removed: rebuilt below
         if path is None and reason is None:
-            folder = os.path.join(cache or str(process_temp_dir()), KEPT_DIR, key)
+            folder = os.path.join(cache or str(process_temp_dir()), "from-tokenizer-json", key)
             kept, rejected = os.path.join(folder, pin.file), os.path.join(folder, pin.name + ".rejected")
             try:
                 check_file(kept, pin.files[0])
@@ -158,10 +155,8 @@ def _rebuild_and_keep(tokenizer: str, pin: Pin, kept: str, rejected: str) -> "Tu
     try:
         data = rebuild(tokenizer, pin, reference or None)
     except TokenizerJsonError as exc:
-        try:
+        with suppress(OSError, VocabError):  # else remembered for this process only
             write_file(rejected, str(exc).encode("utf-8"))
-        except (OSError, VocabError):
-            pass  # remembered for this process only
         return None, str(exc)
     except (OSError, VocabError) as exc:
         return None, f"{tokenizer}: {describe_failure(exc)}"
@@ -190,14 +185,13 @@ def _matches_fingerprint(vocab: "Dict[str, object]", pin: Pin) -> bool:
             and byte_level_sha256(islice(vocab, pin.ranks)) == pin.byte_level_sha256)
 
 
-def _first_difference(rebuilt: bytes, reference: str, pin: Pin) -> "Optional[str]":
+def _first_difference(tokens: "List[Optional[bytes]]", reference: str, pin: Pin) -> str:
     try:
-        expected = read_regular(reference, pin.size, f"the pinned {pin.name}").splitlines()
+        expected = read_regular(reference, pin.size, f"the pinned {pin.name}").split()[::2]  # its tokens, base64
     except OSError:
-        return None
-    for rank, (got, want) in enumerate(zip(rebuilt.splitlines(), expected)):
+        return ""
+    for rank, (got, want) in enumerate(zip(tokens, map(base64.b64decode, expected))):
         if got != want:
-            have, should = (base64.b64decode(line.split()[0]) for line in (got, want))
-            return f"rank {rank} is {have!r} in tokenizer.json, {should!r} in the pinned vocab"
-    return None
+            return f"; rank {rank} is {got!r} in tokenizer.json, {want!r} in the pinned vocab"
+    return ""
 
