@@ -11,15 +11,13 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Callable, List, Optional, Sequence, Tuple
 
 from .errors import Attempt, FetchError, MissingExtraError, format_attempts, redact
 from .files import Directory
 from .pins import File
 from .tiers import (ENV_BASE_URL, ENV_DOWNLOAD_DEADLINE, ENV_MODEL_DIR, ENV_OFFLINE, TIKTOKEN_ENCODINGS_BASE,
     file_env_var, flag, seconds)
-
-Progress = Callable[[int, int], None]
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
@@ -46,16 +44,15 @@ def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Opti
     joined with the file name, then the pinned URLs, canonical first. A mirror that is not an
     http(s) URL raises `FetchError`, ending with `local_advice` (default: the run-time settings)."""
     mirror = base_url if base_url is not None else os.environ.get(ENV_BASE_URL, "")
-    urls: List[str] = []
-    if mirror:  # requests speaks only http(s): a file:// mirror or a path would fail every try
-        if not re.match(r"^https?://[^/\s]+", mirror, re.IGNORECASE):
-            advice = local_advice or (f"for files on a local disk, set {file_env_var(f.vocab)}, "
-                                      f"{TIKTOKEN_ENCODINGS_BASE} or {ENV_MODEL_DIR}")
-            # no scheme: what comes before an "@" in the first path segment is a user-info too
-            shown = redact(mirror) if "://" in mirror else re.sub(r"^[^/]*@", "***@", mirror)
-            raise FetchError(f"{ENV_BASE_URL}={shown!r} is not an http(s) URL: expected "
-                             f"http(s)://host/path/ (the directory that holds {f.name}); {advice}")
-        urls.append(mirror.rstrip("/") + "/" + f.name)
+    # requests speaks only http(s): a file:// mirror or a path would fail every try
+    if mirror and not re.match(r"^https?://[^/\s]+", mirror, re.IGNORECASE):
+        advice = local_advice or (f"for files on a local disk, set {file_env_var(f.vocab)}, "
+                                  f"{TIKTOKEN_ENCODINGS_BASE} or {ENV_MODEL_DIR}")
+        # no scheme: what comes before an "@" in the first path segment is a user-info too
+        shown = redact(mirror) if "://" in mirror else re.sub(r"^[^/]*@", "***@", mirror)
+        raise FetchError(f"{ENV_BASE_URL}={shown!r} is not an http(s) URL: expected "
+                         f"http(s)://host/path/ (the directory that holds {f.name}); {advice}")
+    urls = [mirror.rstrip("/") + "/" + f.name] if mirror else []
     urls.extend(u for u in f.urls if u not in urls)
     return urls
 
@@ -63,7 +60,7 @@ def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Opti
 def download(f: File, dest_dir: "os.PathLike[str] | str", urls: Optional[Sequence[str]] = None, *,
              connect_timeout: Optional[float] = None, read_timeout: Optional[float] = None,
              tries: Optional[int] = None, backoff: Optional[float] = None, deadline: Optional[float] = None,
-             progress: Optional[Progress] = None) -> Path:
+             progress: Optional[Callable[[int, int], None]] = None) -> Path:
     """Download `f` into ``dest_dir/<f.name>`` and return that path.
 
     Each URL is tried in order, each up to `tries` times (with exponential back-off) on errors
@@ -93,54 +90,43 @@ def download(f: File, dest_dir: "os.PathLike[str] | str", urls: Optional[Sequenc
         raise MissingExtraError("requests", "download", "downloading vocab files") from None
     attempts: List[Attempt] = []
     ends = time.monotonic() + deadline
-    with requests.Session() as session:
+    passed = f"the download deadline of {deadline:g}s ({ENV_DOWNLOAD_DEADLINE}) had passed"
+    with requests.Session() as session, Directory(dest_dir) as directory:
         session.headers["User-Agent"] = "harmony-vocab"
         for url in urls:
             for attempt in range(1, tries + 1):
                 if time.monotonic() >= ends:
-                    again = " again" if attempt > 1 else ""
-                    attempts.append(Attempt("download", url, f"not tried{again}: {_deadline_passed(deadline)}"))
+                    attempts.append(Attempt("download", url, f"not tried{' again' if attempt > 1 else ''}: {passed}"))
                     break
                 try:
-                    path = _download_once(session, url, f, Path(dest_dir), timeouts, (ends, deadline), progress)
+                    directory.write_all([(f.name, lambda out: _download_once(
+                        out, session, url, f, timeouts, ends, passed, progress))])
+                    return Path(dest_dir) / f.name
                 except _Failure as failure:
                     # "try 1 of 3" only where a retry was possible: a 404 or a hash mismatch
                     # is final, and saying "1 of 3" would suggest two more tries were made
-                    retried = tries > 1 and (failure.retry or attempt > 1)
-                    suffix = f" (try {attempt} of {tries})" if retried else ""
+                    suffix = f" (try {attempt} of {tries})" if tries > 1 and (failure.retry or attempt > 1) else ""
                     attempts.append(Attempt("download", url, f"{failure}{suffix}"))
                     if not failure.retry or attempt == tries:
                         break
                     time.sleep(min(backoff * 2 ** (attempt - 1), max(0.0, ends - time.monotonic())))
-                else:
-                    attempts.append(Attempt("download", url, "downloaded and verified", ok=True))
-                    return path
     raise FetchError(f"could not download a verified {f.name} (sha256 {f.sha256}, {f.size} bytes). "
                      f"URLs tried, in order:\n{format_attempts(attempts)}", attempts)
 
 
-def _deadline_passed(deadline: float) -> str:
-    return f"the download deadline of {deadline:g}s ({ENV_DOWNLOAD_DEADLINE}) had passed"
-
-
-def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[float, float],
-                   deadline: Tuple[float, float], progress: Optional[Progress]) -> Path:
-    """One try of `url`: its body streamed into ``dest/<f.name>``, hashed and capped at the pinned size.
-
-    `deadline` is when it ends (a `time.monotonic()` value) and its length in seconds. When it comes,
-    a timer shuts the connection down: a read blocked on a server that trickles bytes returns then,
-    where the per-read time-out would never fire (each byte restarts it, and a read waits for a whole
-    chunk)."""
+def _download_once(out: BinaryIO, session: Any, url: str, f: File, timeouts: Tuple[float, float], ends: float,
+                   passed: str, progress: Optional[Callable[[int, int], None]]) -> None:
+    """One try of `url`: its body streamed into `out`, hashed and capped at the pinned size. When the
+    deadline comes (`ends`, a `time.monotonic()` value; `passed` says so), a timer shuts the connection
+    down: a read blocked on a server that trickles bytes returns then, where the per-read time-out would
+    never fire (each byte restarts it, and a read waits for a whole chunk)."""
     import requests
 
-    ends, limit = deadline
     left = max(0.001, ends - time.monotonic())
     timeout = (min(timeouts[0], left), min(timeouts[1], left))
     received = 0
     cut = threading.Event()  # set when the deadline cut the connection
-
-    def write(out: Any) -> None:
-        nonlocal received
+    try:
         with session.get(url, stream=True, timeout=timeout) as response:
             status = response.status_code
             if status != 200:
@@ -188,36 +174,25 @@ def _download_once(session: Any, url: str, f: File, dest: Path, timeouts: Tuple[
             raise _Failure(f"body ended after {received} of {f.size} bytes", retry=True)
         if digest.hexdigest() != f.sha256:
             raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {digest.hexdigest()}", retry=False)
-
-    try:
-        with Directory(dest) as directory:
-            directory.write_all([(f.name, write)])
-    except (_Failure, requests.exceptions.RequestException, ValueError, UnicodeError) as exc:
+    except (_Failure, requests.exceptions.RequestException, ValueError) as exc:  # UnicodeError is a ValueError
         # a time-out shortened to the time left is the deadline too
         shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
             timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
         if cut.is_set() or shortened or time.monotonic() >= ends:
-            raise _Failure(f"stopped after {received} of {f.size} bytes: {_deadline_passed(limit)}",
-                           retry=False) from None
+            raise _Failure(f"stopped after {received} of {f.size} bytes: {passed}", retry=False) from None
         if isinstance(exc, _Failure):
             raise
-        retry = isinstance(exc, requests.exceptions.RequestException) and not isinstance(
-            exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema))
-        raise _Failure(redact(_describe(exc, timeouts)), retry=retry) from None
-    return dest / f.name
-
-
-def _describe(exc: BaseException, timeout: Tuple[float, float]) -> str:
-    import requests
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"connect timed out after {timeout[0]:g}s"
-    if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in str(exc):
-        return f"read timed out after {timeout[1]:g}s"
-    text = str(exc)
-    errno_text = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
-    if errno_text:
-        return f"{type(exc).__name__}: {errno_text.group(0)}"
-    if "IncompleteRead" in text or "Connection broken" in text:
-        return f"connection broken mid-body ({type(exc).__name__})"
-    return f"{type(exc).__name__}: {text[:200]}"
+        text, kind = str(exc), type(exc).__name__
+        errno_text = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            reason = f"connect timed out after {timeouts[0]:g}s"
+        elif isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
+            reason = f"read timed out after {timeouts[1]:g}s"
+        elif errno_text:
+            reason = f"{kind}: {errno_text.group(0)}"
+        elif "IncompleteRead" in text or "Connection broken" in text:
+            reason = f"connection broken mid-body ({kind})"
+        else:
+            reason = f"{kind}: {text[:200]}"
+        # an invalid URL, schema or header (a ValueError, as requests raises them) is final
+        raise _Failure(reason, retry=not isinstance(exc, ValueError)) from None
