@@ -119,8 +119,7 @@ def _try(pin: Pin, place: Place, download: "Optional[bool]", attempts: "List[Att
             raise VocabNotFoundError(pin.name, attempts, f"The explicit choice must be {_wanted(pin)}: fix the "
                                      f"path, or leave it out to use the lookup order.") from None
         if place.on_failure == WARN:
-            warnings.warn(f"harmony-vocab: ignoring {place.label} for {pin.name}: {reason}", VocabWarning,
-                          stacklevel=3)
+            warnings.warn(f"harmony-vocab: ignoring {place.label} for {pin.name}: {reason}", VocabWarning, stacklevel=3)
         return None
     attempts.append(Attempt(place.tier, place.label, "verified", ok=True))
     return paths

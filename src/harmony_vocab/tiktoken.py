@@ -16,6 +16,7 @@ import os
 import sys
 import types
 import warnings
+from _thread import get_ident
 from contextlib import suppress
 
 from .errors import MissingExtraError, NotShippedError, VocabError
@@ -37,8 +38,6 @@ def find_spec(finder: "Any", fullname: str, path: "Optional[Sequence[str]]",
     module is patched once it has run. ``sys.meta_path`` is never changed here (other imports,
     in this thread or others, may be walking it); a probe (``importlib.util.find_spec``) that
     loads nothing uses nothing up."""
-    from _thread import get_ident
-
     me = get_ident()
     if me in _busy:
         return None
@@ -188,10 +187,9 @@ def parse_ranks(data: bytes) -> "Dict[bytes, int]":
     return dict(zip(map(binascii.a2b_base64, parts[::2]), map(int, parts[1::2])))
 
 
-def data_gym_ranks(read: "Callable[[str, Optional[str]], Optional[bytes]]", vocab_bpe_file: str,
-                   encoder_json_file: str, vocab_bpe_hash: "Optional[str]" = None,
-                   encoder_json_hash: "Optional[str]" = None, clobber_one_byte_tokens: bool = False
-                   ) -> "Dict[bytes, int]":
+def data_gym_ranks(read: "Callable[[str, Optional[str]], Optional[bytes]]", vocab_bpe_file: str, encoder_json_file: str,
+                   vocab_bpe_hash: "Optional[str]" = None, encoder_json_hash: "Optional[str]" = None,
+                   clobber_one_byte_tokens: bool = False) -> "Dict[bytes, int]":
     """tiktoken's ``data_gym_to_mergeable_bpe_ranks`` of a pinned vocab (GPT-2's), from its ``vocab.bpe``
     as `read` gives it; its ``encoder.json`` (the same ranks, verified by `resolve`) is not parsed, and
     so ``clobber_one_byte_tokens`` (tiktoken 0.11+), which takes the one-byte ranks from it, changes
@@ -227,12 +225,8 @@ def tiktoken_encoding(name: str, *, vocab_path: "PathArg" = None, vocab_dir: "Pa
         raise NotShippedError(f"unknown tiktoken encoding {name!r}: expected one of {known}")
     read = functools.partial(read_url, vocab_path=vocab_path, vocab_dir=vocab_dir, model_dir=model_dir,
                              download=download)
-
-    def load(url: str, expected_hash: "Optional[str]" = None) -> "Dict[bytes, int]":
-        return parse_ranks(read(url, expected_hash))
-
-    names = {**vars(openai_public), "load_tiktoken_bpe": load,
-             "data_gym_to_mergeable_bpe_ranks": functools.partial(data_gym_ranks, read)}
+    names = {**vars(openai_public), "data_gym_to_mergeable_bpe_ranks": functools.partial(data_gym_ranks, read),
+             "load_tiktoken_bpe": lambda url, expected_hash=None: parse_ranks(read(url, expected_hash))}
     for key, value in list(names.items()):  # o200k_harmony() calls o200k_base(): all of them over `names`
         if isinstance(value, types.FunctionType) and value.__module__ == openai_public.__name__:
             names[key] = types.FunctionType(value.__code__, names, value.__name__, value.__defaults__,
