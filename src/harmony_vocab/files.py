@@ -14,7 +14,6 @@ import io
 import os
 import stat
 import time
-from _thread import allocate_lock
 
 from .errors import PathError, VocabIntegrityError
 from .pins import File, Pin, get_pin
@@ -35,14 +34,12 @@ _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character de
 # (path, size, mtime_ns, ctime_ns, inode, device, sha256) of files verified in this process. ctime
 # cannot be set back: a file rewritten in place with its mtime restored still changes key.
 _verified: "Set[Tuple[str, int, int, int, int, int, str]]" = set()
-_lock = allocate_lock()
 
 
 def forget_verified() -> None:
     """Hash every file again on its next check (files verified in this process are trusted while
     their path, size, mtime, ctime and inode stay the same)."""
-    with _lock:
-        _verified.clear()
+    _verified.clear()
 
 
 def require_regular(path: str, st: os.stat_result) -> None:
@@ -66,7 +63,7 @@ def open_regular(path: "PathLike", dir_fd: "Optional[int]" = None) -> "io.FileIO
     fd = os.open(fspath, READ_FLAGS, dir_fd=dir_fd)
     try:
         opened = os.fstat(fd)
-        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+        if not os.path.samestat(st, opened):
             raise PathError(errno.EAGAIN, "changed while it was opened", fspath)
         require_regular(fspath, opened)
         return io.FileIO(fd, "rb")
@@ -106,10 +103,8 @@ def read_verified(path: "PathLike", f: File, keep: bool = True, trusted: bool = 
             raise VocabIntegrityError(fspath, f.vocab, f.size, st.st_size, f.sha256, None)
         key = _key(fspath, st, f)
         if trusted and key in _verified:  # this very file, unchanged since: no second hashing
-            if not keep:
-                return b""
-            data = src.read(f.size + 1)
-            if len(data) == f.size and _key(fspath, os.fstat(src.fileno()), f) == key:
+            data = src.read(f.size + 1) if keep else b""
+            if not keep or (len(data) == f.size and _key(fspath, os.fstat(src.fileno()), f) == key):
                 return data
             src.seek(0)
         step = f.size + 1 if keep else _CHUNK  # at once, or checked in pieces
@@ -122,8 +117,7 @@ def read_verified(path: "PathLike", f: File, keep: bool = True, trusted: bool = 
     actual = digest.hexdigest()
     if total != f.size or actual != f.sha256:
         raise VocabIntegrityError(fspath, f.vocab, f.size, total, f.sha256, actual if total == f.size else None)
-    with _lock:
-        _verified.add(key)
+    _verified.add(key)
     return b"".join(chunks)
 
 
@@ -145,12 +139,10 @@ def describe_failure(exc: BaseException) -> str:
         return exc.reason
     if isinstance(exc, FileNotFoundError):
         return "missing (dangling symlink)" if exc.filename and os.path.islink(exc.filename) else "missing"
-    if isinstance(exc, IsADirectoryError):
-        return "is a directory, expected a file"
     if isinstance(exc, PermissionError):
         return "unreadable: permission denied"
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror if isinstance(exc, PathError) else f"unreadable: {exc.strerror}"
+        return exc.strerror if isinstance(exc, (PathError, IsADirectoryError)) else f"unreadable: {exc.strerror}"
     return str(exc)
 
 
@@ -181,17 +173,14 @@ class Directory:
         try:
             if within is None:
                 os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            try:
+                os.mkdir(name, 0o777, dir_fd=at)
+            except FileExistsError:
+                pass  # whatever it is, the open below tells
         except OSError as exc:
             raise _in_the_way(exc, self.path) from None
         try:
-            os.mkdir(name, 0o777, dir_fd=at)
-        except FileExistsError:
-            pass  # whatever it is, the open below tells
-        except OSError as exc:
-            raise _in_the_way(exc, self.path) from None
-        flags = _DIR_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
-        try:
-            self.fd = os.open(name, flags, dir_fd=at)
+            self.fd = os.open(name, _DIR_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0)), dir_fd=at)
         except PermissionError:  # a directory we may write but not read: write by path
             self.fd = -1
         except OSError as exc:
@@ -255,29 +244,24 @@ class Directory:
     def write_all(self, items: "Sequence[Tuple[str, Callable[[BinaryIO], object]]]") -> None:
         """Write each ``(name, write)`` in full beside its target (``write(out)`` fills it; raise
         in it to refuse the bytes), then rename them all into place (mode 0644): all or nothing."""
-        parts: "List[Tuple[str, str]]" = []
+        parts: "List[Tuple[str, str, Optional[int]]]" = []  # (part file, its target, the directory's fd)
         try:
             for name, write in items:
-                part = f".{name}.{os.urandom(4).hex()}.part"
-                path, fd = self._at(part)
-                out_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-                                 | getattr(os, "O_CLOEXEC", 0), 0o644, dir_fd=fd)
-                parts.append((part, name))
-                with os.fdopen(out_fd, "wb") as out:
+                part, fd = self._at(f".{name}.{os.urandom(4).hex()}.part")
+                # "x" (O_CREAT | O_EXCL): a new file, never an existing one nor a symlink's target
+                with open(part, "xb", opener=lambda path, flags: os.open(path, flags, 0o644, dir_fd=fd)) as out:
+                    parts.append((part, self._at(name)[0], fd))
                     write(out)
                     out.flush()
                     os.fchmod(out.fileno(), 0o644)  # whatever the umask: readable as a package's file
                     os.fsync(out.fileno())
-            for part, name in parts:
-                src, fd = self._at(part)
-                dst, _ = self._at(name)
-                os.replace(src, dst, src_dir_fd=fd, dst_dir_fd=fd)
+            for part, target, fd in parts:
+                os.replace(part, target, src_dir_fd=fd, dst_dir_fd=fd)
             parts = []
         finally:
-            for part, _ in parts:
-                path, fd = self._at(part)
+            for part, _, fd in parts:
                 try:
-                    os.unlink(path, dir_fd=fd)
+                    os.unlink(part, dir_fd=fd)
                 except OSError:
                     pass
 
@@ -308,6 +292,5 @@ def copier(source: "PathLike", f: File) -> "Callable[[BinaryIO], object]":
 
 def write_file(target: "PathLike", data: bytes) -> None:
     """Write `data` to `target` so that `target` is never seen half-written."""
-    target = os.fspath(target)
     with Directory(os.path.dirname(os.path.abspath(target))) as d:
         d.write_all([(os.path.basename(target), lambda out: out.write(data))])
