@@ -34,7 +34,7 @@ OFFLINE_REFUSAL = f"not allowed: {ENV_OFFLINE}=1 forbids every download"
 
 
 class _Failure(Exception):
-    def __init__(self, reason: str, retry: bool) -> None:
+    def __init__(self, reason: str, retry: bool = False) -> None:
         super().__init__(reason)
         self.retry = retry
 
@@ -92,7 +92,6 @@ def download(f: File, dest_dir: "os.PathLike[str] | str", urls: Optional[Sequenc
     ends = time.monotonic() + deadline
     passed = f"the download deadline of {deadline:g}s ({ENV_DOWNLOAD_DEADLINE}) had passed"
     with requests.Session() as session, Directory(dest_dir) as directory:
-        session.headers["User-Agent"] = "harmony-vocab"
         for url in urls:
             for attempt in range(1, tries + 1):
                 if time.monotonic() >= ends:
@@ -127,20 +126,18 @@ def _download_once(out: BinaryIO, session: Any, url: str, f: File, timeouts: Tup
     received = 0
     cut = threading.Event()  # set when the deadline cut the connection
     try:
-        with session.get(url, stream=True, timeout=timeout) as response:
+        with session.get(url, stream=True, timeout=timeout, headers={"User-Agent": "harmony-vocab"}) as response:
             status = response.status_code
             if status != 200:
                 raise _Failure(f"HTTP {status} {response.reason}".rstrip(), retry=status >= 500 or status in (408, 429))
             announced = response.headers.get("Content-Length", "")
             if announced.isdigit() and int(announced) > f.size:
-                raise _Failure(f"server announces {announced} bytes, more than the pinned {f.size}: refused",
-                               retry=False)
+                raise _Failure(f"server announces {announced} bytes, more than the pinned {f.size}: refused")
 
             def cut_off() -> None:
-                # HTTPResponse.shutdown() (urllib3 2.3+) shuts the socket down, which ends a read blocked
-                # in the other thread. Where it is missing or fails (an older urllib3; TLS through an
-                # https:// proxy), a duplicate of the socket's descriptor is shut down: still the same
-                # socket, whatever the response does with its own descriptor meanwhile.
+                # HTTPResponse.shutdown() (urllib3 2.3+) shuts the socket down. Where it is missing or fails
+                # (an older urllib3; TLS through an https:// proxy), a duplicate of its descriptor is shut
+                # down: the same socket still, whatever the response does with its own descriptor meanwhile.
                 cut.set()
                 try:
                     response.raw.shutdown()
@@ -159,27 +156,26 @@ def _download_once(out: BinaryIO, session: Any, url: str, f: File, timeouts: Tup
                 for chunk in response.iter_content(_CHUNK):
                     received += len(chunk)
                     if received > f.size:
-                        raise _Failure(f"body larger than the pinned {f.size} bytes: stopped at {received}",
-                                       retry=False)
+                        raise _Failure(f"body larger than the pinned {f.size} bytes: stopped at {received}")
                     out.write(chunk)
                     digest.update(chunk)
                     if progress is not None:
                         progress(received, f.size)
                     if time.monotonic() >= ends:
-                        raise _Failure("deadline", retry=False)  # reworded below
+                        raise _Failure("deadline")  # reworded below
             finally:
                 timer.cancel()
                 timer.join()
         if received != f.size:
             raise _Failure(f"body ended after {received} of {f.size} bytes", retry=True)
         if digest.hexdigest() != f.sha256:
-            raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {digest.hexdigest()}", retry=False)
+            raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {digest.hexdigest()}")
     except (_Failure, requests.exceptions.RequestException, ValueError) as exc:  # UnicodeError is a ValueError
         # a time-out shortened to the time left is the deadline too
         shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
             timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
         if cut.is_set() or shortened or time.monotonic() >= ends:
-            raise _Failure(f"stopped after {received} of {f.size} bytes: {passed}", retry=False) from None
+            raise _Failure(f"stopped after {received} of {f.size} bytes: {passed}") from None
         if isinstance(exc, _Failure):
             raise
         text, kind = str(exc), type(exc).__name__
