@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, List, Optional, Sequence, Tuple
 
@@ -26,7 +27,6 @@ BACKOFF = 0.5
 # The most time one file may take, every URL and try included (HARMONY_VOCAB_DOWNLOAD_DEADLINE):
 # o200k_base (3.6 MB) needs a link of 6 KB/s to make it.
 DEADLINE = 600.0
-_CHUNK = 1 << 16
 
 # What a download attempt says when HARMONY_VOCAB_OFFLINE is set: at run time, in `fetch` and in
 # the build hook alike.
@@ -119,11 +119,11 @@ def _download_once(out: BinaryIO, session: Any, url: str, f: File, timeouts: Tup
     deadline comes (`ends`, a `time.monotonic()` value; `passed` says so), a timer shuts the connection
     down: a read blocked on a server that trickles bytes returns then, where the per-read time-out would
     never fire (each byte restarts it, and a read waits for a whole chunk)."""
-    import requests
+    from requests.exceptions import ConnectTimeout, ReadTimeout, RequestException, Timeout
 
     left = max(0.001, ends - time.monotonic())
     timeout = (min(timeouts[0], left), min(timeouts[1], left))
-    received = 0
+    received, digest = 0, hashlib.sha256()
     cut = threading.Event()  # set when the deadline cut the connection
     try:
         with session.get(url, stream=True, timeout=timeout, headers={"User-Agent": "harmony-vocab"}) as response:
@@ -142,18 +142,16 @@ def _download_once(out: BinaryIO, session: Any, url: str, f: File, timeouts: Tup
                 try:
                     response.raw.shutdown()
                 except Exception:
-                    try:
+                    # past the body's end (the connection released or closed) there is nothing left to cut
+                    with suppress(AttributeError, OSError, ValueError):
                         with socket.socket(fileno=os.dup(response.raw.fileno())) as sock:
                             sock.shutdown(socket.SHUT_RDWR)
-                    except (AttributeError, OSError, ValueError):
-                        pass  # past the body's end (connection released or closed): nothing left to cut
 
             timer = threading.Timer(max(0.0, ends - time.monotonic()), cut_off)
             timer.daemon = True
             timer.start()
-            digest = hashlib.sha256()
             try:
-                for chunk in response.iter_content(_CHUNK):
+                for chunk in response.iter_content(1 << 16):  # 64 KiB pieces
                     received += len(chunk)
                     if received > f.size:
                         raise _Failure(f"body larger than the pinned {f.size} bytes: stopped at {received}")
@@ -170,21 +168,19 @@ def _download_once(out: BinaryIO, session: Any, url: str, f: File, timeouts: Tup
             raise _Failure(f"body ended after {received} of {f.size} bytes", retry=True)
         if digest.hexdigest() != f.sha256:
             raise _Failure(f"sha256 mismatch: expected {f.sha256}, got {digest.hexdigest()}")
-    except (_Failure, requests.exceptions.RequestException, ValueError) as exc:  # UnicodeError is a ValueError
+    except (_Failure, RequestException, ValueError) as exc:  # UnicodeError is a ValueError
         # a time-out shortened to the time left is the deadline too
-        shortened = isinstance(exc, requests.exceptions.Timeout) and left < (
-            timeouts[0] if isinstance(exc, requests.exceptions.ConnectTimeout) else timeouts[1])
+        shortened = isinstance(exc, Timeout) and left < timeouts[0 if isinstance(exc, ConnectTimeout) else 1]
         if cut.is_set() or shortened or time.monotonic() >= ends:
             raise _Failure(f"stopped after {received} of {f.size} bytes: {passed}") from None
         if isinstance(exc, _Failure):
             raise
         text, kind = str(exc), type(exc).__name__
-        errno_text = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
+        if isinstance(exc, ConnectTimeout):
             reason = f"connect timed out after {timeouts[0]:g}s"
-        elif isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in text:
+        elif isinstance(exc, ReadTimeout) or "Read timed out" in text:
             reason = f"read timed out after {timeouts[1]:g}s"
-        elif errno_text:
+        elif errno_text := re.search(r"\[Errno -?\d+\] [^'\")\]]+", text):
             reason = f"{kind}: {errno_text.group(0)}"
         elif "IncompleteRead" in text or "Connection broken" in text:
             reason = f"connection broken mid-body ({kind})"

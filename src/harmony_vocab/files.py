@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     PathLike = Union[str, "os.PathLike[str]"]
 
-_CHUNK = 1 << 20
 READ_FLAGS = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
 
@@ -45,14 +44,13 @@ def forget_verified() -> None:
 def require_regular(path: str, st: os.stat_result) -> None:
     """Raise `PathError` (naming what `path` is, and a symlink's target) unless `st` is a regular
     file's; `IsADirectoryError` for a directory."""
-    if stat.S_ISREG(st.st_mode):
-        return
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", path)
-    kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
-    if os.path.islink(path):
-        kind += f" (a symlink to {os.path.realpath(path)})"
-    raise PathError(errno.EINVAL, f"is {kind}, expected a regular file", path)
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
+        if os.path.islink(path):
+            kind += f" (a symlink to {os.path.realpath(path)})"
+        raise PathError(errno.EINVAL, f"is {kind}, expected a regular file", path)
 
 
 def open_regular(path: "PathLike", dir_fd: "Optional[int]" = None) -> "io.FileIO":
@@ -84,8 +82,7 @@ def read_regular(path: "PathLike", limit: int, what: str, dir_fd: "Optional[int]
 
 def file_of(pin: Pin, path: "PathLike") -> File:
     """The file of `pin` that `path` is meant to be: its only one, or the one of that name."""
-    base = os.path.basename(os.fspath(path))
-    return next((f for f in pin.files if base in (f.name, f.cache_key)), pin.files[0])
+    return next((f for f in pin.files if os.path.basename(path) in (f.name, f.cache_key)), pin.files[0])
 
 
 def _key(path: str, st: os.stat_result, f: File) -> "Tuple[str, int, int, int, int, int, str]":
@@ -107,7 +104,7 @@ def read_verified(path: "PathLike", f: File, keep: bool = True, trusted: bool = 
             if not keep or (len(data) == f.size and _key(fspath, os.fstat(src.fileno()), f) == key):
                 return data
             src.seek(0)
-        step = f.size + 1 if keep else _CHUNK  # at once, or checked in pieces
+        step = f.size + 1 if keep else 1 << 20  # at once, or checked in 1 MiB pieces
         digest, chunks, total = hashlib.sha256(), [], 0
         for chunk in iter(lambda: src.read(min(step, f.size + 1 - total)), b""):  # never past f.size + 1
             digest.update(chunk)
