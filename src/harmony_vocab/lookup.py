@@ -190,10 +190,9 @@ def restore_advice(pin: Pin) -> str:
 
 def advice(pin: Pin) -> str:
     """What to do when no place holds a verified copy of `pin`."""
-    where = "a directory holding them" if len(pin.files) > 1 else _wanted(pin)
-    return (f"To fix, do one of:\n  - {restore_advice(pin)};\n"
-            f"  - set {file_env_var(pin.name)} to {where}"
-            + (f", or {TIKTOKEN_ENCODINGS_BASE} to a directory holding it" if len(pin.files) == 1 else "") + ";\n"
+    where = ("a directory holding them" if len(pin.files) > 1
+             else f"{_wanted(pin)}, or {TIKTOKEN_ENCODINGS_BASE} to a directory holding it")
+    return (f"To fix, do one of:\n  - {restore_advice(pin)};\n  - set {file_env_var(pin.name)} to {where};\n"
             f"  - set {ENV_MODEL_DIR} to a model directory holding {' and '.join(f.name for f in pin.files)};\n"
             f"  - allow a download: {ENV_ALLOW_DOWNLOAD}=1 (needs network access, or {ENV_BASE_URL} "
             f"pointing at an internal mirror).")

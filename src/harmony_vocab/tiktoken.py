@@ -172,12 +172,10 @@ def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
     f = _pinned(url, expected_hash)
     if f is None or (PINS[f.vocab].wheel != "core" and data_dir(PINS[f.vocab].wheel) is None):
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return read_url(url, expected_hash)
-    except Exception:
-        return None
+    with suppress(Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_url(url, expected_hash)
+    return None
 
 
 def parse_ranks(data: bytes) -> "Dict[bytes, int]":

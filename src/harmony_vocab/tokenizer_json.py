@@ -147,13 +147,12 @@ def rebuilt_copy(tokenizer: str, pin: Pin, cache: "Optional[str]") -> "Tuple[Opt
 def _rebuild_and_keep(tokenizer: str, pin: Pin, kept: str, rejected: str) -> "Tuple[Optional[str], Optional[str]]":
     from .tiers import data_dir
 
-    reference = os.path.join(data_dir(pin.wheel) or "", pin.file)
+    packaged, reference = os.path.join(data_dir(pin.wheel) or "", pin.file), None
+    with suppress(OSError, VocabError):
+        check_file(packaged, pin.files[0])
+        reference = packaged
     try:
-        check_file(reference, pin.files[0])
-    except (OSError, VocabError):
-        reference = ""
-    try:
-        data = rebuild(tokenizer, pin, reference or None)
+        data = rebuild(tokenizer, pin, reference)
     except TokenizerJsonError as exc:
         with suppress(OSError, VocabError):  # else remembered for this process only
             write_file(rejected, str(exc).encode("utf-8"))
