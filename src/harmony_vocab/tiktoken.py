@@ -129,10 +129,9 @@ def patch(module: types.ModuleType) -> bool:
 
     @functools.wraps(gym_original)
     def data_gym_to_mergeable_bpe_ranks(*args: "Any", **kwargs: "Any") -> "Any":
-        try:
-            ranks: "Optional[Dict[bytes, int]]" = data_gym_ranks(serve, *args, **kwargs)
-        except Exception:  # not ours, or clobber_one_byte_tokens given: tiktoken's own, no exception chained
-            ranks = None
+        ranks: "Optional[Dict[bytes, int]]" = None
+        with suppress(Exception):  # not ours, or a failure of ours: tiktoken's own, no exception chained
+            ranks = data_gym_ranks(serve, *args, **kwargs)
         return gym_original(*args, **kwargs) if ranks is None else ranks
 
     wrappers: "List[Any]" = [read_file_cached, load_tiktoken_bpe]
