@@ -51,6 +51,7 @@ class Setup:
     subject_python: Path  # venv-subject: the core wheel and the tools
     baseline_python: Path  # venv-baseline: the tools only
     companion_python: Path  # venv-companion: both wheels and the tools
+    floor_python: Path  # venv-floor: venv-baseline's packages plus a .pth importing a one-line module
     wheel: Path
     legacy_wheel: Path
     data_dir: Path  # the core's vocab files as installed from the wheel, in venv-subject
@@ -191,9 +192,11 @@ def install_wheels(venv: Path, python: Path, wheels: Sequence[Path]) -> None:
     marker.write_text(json.dumps(want))
 
 
-def ensure_venvs(work: Path, python: str, wheel: Path, legacy_wheel: Path) -> Tuple[Path, Path, Path, Dict[str, str]]:
+def ensure_venvs(work: Path, python: str, wheel: Path,
+                 legacy_wheel: Path) -> Tuple[Path, Path, Path, Path, Dict[str, str]]:
     """venv-subject (core wheel + runtime requirements), venv-baseline (the same versions, no
-    wheel) and venv-companion (the same, both wheels)."""
+    wheel), venv-companion (the same, both wheels) and venv-floor (the same, no wheel: `prepare`
+    adds its .pth)."""
     tag = python_tag(python)
     subject_dir = work / f"venv-subject-{tag}"
     subject = ensure_venv(subject_dir, python, RUNTIME_REQUIREMENTS)
@@ -205,8 +208,9 @@ def ensure_venvs(work: Path, python: str, wheel: Path, legacy_wheel: Path) -> Tu
     companion_dir = work / f"venv-companion-{tag}"
     companion = ensure_venv(companion_dir, python, pinned)
     install_wheels(companion_dir, companion, [wheel, legacy_wheel])
+    floor = ensure_venv(work / f"venv-floor-{tag}", python, pinned)
     versions = dict(line.split("==", 1) for line in frozen if "==" in line)
-    return subject, baseline, companion, versions
+    return subject, baseline, companion, floor, versions
 
 
 def venv_info(python: Path, env: Mapping[str, str]) -> Dict[str, Any]:
@@ -233,7 +237,7 @@ def prepare(args: argparse.Namespace) -> Setup:
         source_info = {**source_info, "wheel": "given with --wheel"}
     else:
         wheel, legacy_wheel = ensure_wheels(work, source, build_python, mirror, offline)
-    subject, baseline, companion, versions = ensure_venvs(work, python, wheel, legacy_wheel)
+    subject, baseline, companion, floor, versions = ensure_venvs(work, python, wheel, legacy_wheel)
     home = work / "home"
     shutil.rmtree(home, ignore_errors=True)  # no cache left over from an earlier run
     env = clean_env(home)
@@ -259,6 +263,13 @@ def prepare(args: argparse.Namespace) -> Setup:
     if not one_line.exists():
         one_line.write_text("VALUE = 1\n")
         run([subject, "-c", f"import py_compile; py_compile.compile({str(one_line)!r})"], env=env)
+    # The start-up floor: venv-floor imports the same one-line module from a .pth at every start.
+    floor_site = Path(venv_info(floor, env)["site"])
+    if not (floor_site / "bench_floor.pth").exists():
+        (floor_site / f"{ONE_LINE_MODULE}.py").write_text("VALUE = 1\n")
+        run([floor, "-c", f"import py_compile; py_compile.compile({str(floor_site / (ONE_LINE_MODULE + '.py'))!r})"],
+            env=env)
+        (floor_site / "bench_floor.pth").write_text(f"import {ONE_LINE_MODULE}\n")
 
     # tiktoken's own cache, warm: every file tiktoken reads for o200k_base, r50k_base and gpt2,
     # from the mirror, named by the sha1 of its canonical URL.
@@ -290,7 +301,7 @@ def prepare(args: argparse.Namespace) -> Setup:
 
     return Setup(work=work, source=source, source_info=source_info, startup_modules=startup_modules,
                  build_python=build_python, subject_python=subject, baseline_python=baseline,
-                 companion_python=companion, wheel=wheel, legacy_wheel=legacy_wheel, data_dir=data_dir,
+                 companion_python=companion, floor_python=floor, wheel=wheel, legacy_wheel=legacy_wheel, data_dir=data_dir,
                  legacy_data_dir=Path(companion_info["legacy"]), pins=info["pins"],
                  tiktoken_cache=tiktoken_cache, model_dir=model_dir, build_cache=build_cache, offline=offline,
                  versions=versions, python_version=info["python"])

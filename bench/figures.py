@@ -24,7 +24,7 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from environment import EMPTY_PROJECT, O200K, ONE_LINE_MODULE, VOCAB_FILES, Setup
 from harness import SetupError, Timed, probe, run, timed
@@ -32,9 +32,11 @@ from sources import copy_source_tree
 from stats import Figure, interleave
 
 STARTUP_MODULE = "_harmony_vocab_startup"
+# What the console script pip writes does before it calls main() (pip's vendored distlib template).
+LAUNCHER = "import re, sys; sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])"
 
 
-def wall_and_cpu(key: str, title: str, runs: Sequence[List[Timed]], baseline_title: str, ratio_max: float,
+def wall_and_cpu(key: str, title: str, runs: Sequence[List[Timed]], baseline_title: str, ratio_max: Optional[float],
                  note: str = "", allowance: Sequence[List[Timed]] = ()) -> List[Figure]:
     """Two figures of whole-process runs (subject, baseline): wall time, and the CPU time the
     kernel accounted to the child. `allowance` holds the runs of a cost the subject is allowed on
@@ -61,6 +63,16 @@ def fig_startup(s: Setup, runs: int) -> List[Figure]:
                          process([s.baseline_python, "-c", "pass"], env), warmup=max(1, min(5, runs)))
     return wall_and_cpu("startup", "interpreter start (python -c pass), registration + tiktoken hook",
                         results, "same venv without harmony-vocab", ratio_max=1.02)
+
+
+def fig_startup_floor(s: Setup, runs: int) -> List[Figure]:
+    """What any ``.pth`` file that imports a module costs (report): venv-baseline plus one ``.pth``
+    importing a one-line module, against venv-baseline. The start-up figure's target is judged by it."""
+    env = s.env()
+    results = interleave(runs, process([s.floor_python, "-c", "pass"], env),
+                         process([s.baseline_python, "-c", "pass"], env), warmup=max(1, min(5, runs)))
+    return wall_and_cpu("startup_floor", "floor: interpreter start with a .pth importing a one-line module",
+                        results, "same venv without that .pth", ratio_max=None)
 
 
 def fig_companion_startup(s: Setup, runs: int) -> List[Figure]:
@@ -128,6 +140,7 @@ def fig_cli(s: Setup, runs: int) -> List[Figure]:
         return measure
 
     warmup = max(1, min(3, runs))
+    launcher = interleave(runs, process([s.baseline_python, "-c", LAUNCHER], env), bare, warmup=warmup)
     path_runs = interleave(runs, command("path", "o200k_base", expect=o200k), bare, warmup=warmup)
     resolve = interleave(runs, command("resolve", "o200k_base", expect=o200k), bare,
                          hashing(s.data_dir / O200K), warmup=warmup)
@@ -135,6 +148,8 @@ def fig_cli(s: Setup, runs: int) -> List[Figure]:
                         hashing(*(s.data_dir / name for name in VOCAB_FILES)), warmup=warmup)
     base = "python -c pass, no harmony-vocab"
     return [
+        *wall_and_cpu("cli_launcher", "floor: pip's console-script launcher alone (import re, re.sub)", launcher,
+                      base, ratio_max=None, note="what pip's generated harmony-vocab script runs before main()"),
         *wall_and_cpu("cli_path", "harmony-vocab path o200k_base", path_runs, base, ratio_max=2.0),
         *wall_and_cpu("cli_resolve", "harmony-vocab resolve o200k_base", resolve[:2],
                       base + "; allowance: sha256 of o200k_base", ratio_max=2.0, allowance=resolve[2:],
@@ -399,6 +414,7 @@ Measure = Callable[[Setup, int], Union[Figure, List[Figure]]]
 PLAN: Dict[str, Tuple[Measure, str]] = {
     "startup_import": (fig_startup_import, "startup"),
     "startup": (fig_startup, "startup"),
+    "startup_floor": (fig_startup_floor, "startup"),
     "companion_startup": (fig_companion_startup, "startup"),
     "import_many": (fig_import_many, "default"),
     "cli": (fig_cli, "startup"),

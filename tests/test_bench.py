@@ -23,6 +23,8 @@ SCRIPT = BENCH / "bench.py"
 TIMED_TWICE = {
     "startup_import": "import _harmony_vocab_startup",
     "startup": "interpreter start (python -c pass)",
+    "startup_floor": "floor: interpreter start with a .pth",
+    "cli_launcher": "floor: pip's console-script launcher",
     "companion_startup": "with the companion installed too",
     "cli_path": "harmony-vocab path o200k_base",
     "cli_resolve": "harmony-vocab resolve o200k_base",

@@ -399,12 +399,16 @@ def main(argv: "Optional[Sequence[str]]" = None) -> int:
         warnings.showwarning = lambda message, *rest, **kw: err(
             str(message) if str(message).startswith(PROG) else f"{PROG}: warning: {message}")
         try:
-            from .pins import VOCABS
+            from .pins import get_pin
 
-            if len(argv) == 2 and argv[0] == "path" and argv[1] in VOCABS:  # what scripts call: no parser to build
+            try:  # `path NAME`, what scripts call: no parser to build (an unknown name goes to the parser)
+                fast = get_pin(argv[1]).name if len(argv) == 2 and argv[0] == "path" else None
+            except UnknownVocabError:
+                fast = None
+            if fast is not None:
                 from types import SimpleNamespace
 
-                code = cmd_path(SimpleNamespace(name=argv[1], bundled=False))  # type: ignore[arg-type]
+                code = cmd_path(SimpleNamespace(name=fast, bundled=False))  # type: ignore[arg-type]
             else:
                 try:
                     args = build_parser(argv[0] if argv else None).parse_args(argv)

@@ -15,9 +15,7 @@ import functools
 import os
 import sys
 import types
-import warnings
 from _thread import get_ident
-from contextlib import suppress
 
 from .errors import MissingExtraError, NotShippedError, VocabError
 from .pins import PINS, File, file_for_url
@@ -71,8 +69,10 @@ class _PatchingLoader:
         if module.__spec__ is not None:
             module.__spec__.loader = self.loader
         self.loader.exec_module(module)
-        with suppress(Exception):  # tiktoken as it is
+        try:
             patch(module)
+        except Exception:  # tiktoken as it is
+            pass
 
 
 class TiktokenFinder:
@@ -129,9 +129,10 @@ def patch(module: types.ModuleType) -> bool:
 
     @functools.wraps(gym_original)
     def data_gym_to_mergeable_bpe_ranks(*args: "Any", **kwargs: "Any") -> "Any":
-        ranks: "Optional[Dict[bytes, int]]" = None
-        with suppress(Exception):  # not ours, or a failure of ours: tiktoken's own, no exception chained
-            ranks = data_gym_ranks(serve, *args, **kwargs)
+        try:
+            ranks: "Optional[Dict[bytes, int]]" = data_gym_ranks(serve, *args, **kwargs)
+        except Exception:  # not ours, or a failure of ours: tiktoken's own, no exception chained
+            ranks = None
         return gym_original(*args, **kwargs) if ranks is None else ranks
 
     wrappers: "List[Any]" = [read_file_cached, load_tiktoken_bpe]
@@ -171,10 +172,14 @@ def serve(url: str, expected_hash: "Optional[str]") -> "Optional[bytes]":
     f = _pinned(url, expected_hash)
     if f is None or (PINS[f.vocab].wheel != "core" and data_dir(PINS[f.vocab].wheel) is None):
         return None
-    with suppress(Exception), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return read_url(url, expected_hash)
-    return None
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_url(url, expected_hash)
+    except Exception:
+        return None
 
 
 def parse_ranks(data: bytes) -> "Dict[bytes, int]":
