@@ -18,7 +18,8 @@ import socket
 import struct
 import time
 from pathlib import Path
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Optional, Tuple
+from unittest import mock
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -27,14 +28,22 @@ from werkzeug import Response
 import harmony_vocab.download as fetch
 from harmony_vocab.errors import FetchError, VocabError
 from harmony_vocab import cli
-from harmony_vocab.pins import PINS, Pin
+from harmony_vocab.pins import PINS, File, Pin
 from support import Handler, RawServer, make_pin, response_head, trickle
 
 NAME = "o200k_base"
 PATH = f"/encodings/{NAME}.tiktoken"
-FAST = dict(tries=1, backoff=0, connect_timeout=2.0, read_timeout=2.0)
 
 
+def download(f: File, dest: Path, urls: List[str], *, tries: int = 1, backoff: float = 0.0,
+             connect_timeout: float = 2.0, read_timeout: float = 2.0, deadline: Optional[float] = None,
+             **kwargs: Any) -> Path:
+    """`fetch.download` tuned as the build hook tunes it, through the module's constants (the
+    deadline through its variable); the defaults make one quick try."""
+    env = {} if deadline is None else {"HARMONY_VOCAB_DOWNLOAD_DEADLINE": str(deadline)}
+    with mock.patch.multiple(fetch, TRIES=tries, BACKOFF=backoff, CONNECT_TIMEOUT=connect_timeout,
+                             READ_TIMEOUT=read_timeout), mock.patch.dict(os.environ, env):
+        return fetch.download(f, dest, urls, **kwargs)
 
 
 @pytest.fixture
@@ -65,7 +74,7 @@ def test_200_with_the_right_bytes(httpserver: HTTPServer, vocab: Tuple[Pin, byte
     httpserver.expect_request(PATH).respond_with_data(data, content_type="application/octet-stream")
     seen: List[Tuple[int, int]] = []
 
-    path = fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], progress=lambda n, t: seen.append((n, t)), **FAST)
+    path = download(pin.files[0], dest, [httpserver.url_for(PATH)], progress=lambda n, t: seen.append((n, t)))
 
     assert path == dest / pin.file
     assert path.read_bytes() == data
@@ -82,7 +91,7 @@ def test_replaces_a_stale_file_only_with_a_verified_one(
     dest.mkdir()
     (dest / pin.file).write_bytes(b"stale")
     httpserver.expect_request(PATH).respond_with_data(data)
-    fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
+    download(pin.files[0], dest, [httpserver.url_for(PATH)])
     assert (dest / pin.file).read_bytes() == data
 
 
@@ -92,7 +101,7 @@ def test_404_fails_without_retrying(httpserver: HTTPServer, vocab: Tuple[Pin, by
     url = httpserver.url_for(PATH)
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0)
+        download(pin.files[0], dest, [url], tries=3, backoff=0)
 
     assert_failed_cleanly(info.value, dest, [url])
     assert [a.outcome for a in info.value.attempts] == ["HTTP 404 NOT FOUND"]
@@ -104,7 +113,7 @@ def test_500_then_200_retry_succeeds(httpserver: HTTPServer, vocab: Tuple[Pin, b
     httpserver.expect_oneshot_request(PATH).respond_with_data("busy", status=500)
     httpserver.expect_request(PATH).respond_with_data(data)
 
-    path = fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], tries=3, backoff=0)
+    path = download(pin.files[0], dest, [httpserver.url_for(PATH)], tries=3, backoff=0)
 
     assert path.read_bytes() == data
     assert [r.status_code for _, r in httpserver.log] == [500, 200]
@@ -121,7 +130,7 @@ def test_500_every_time_gives_up_after_the_bounded_tries(
     url = httpserver.url_for(PATH)
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0.25)
+        download(pin.files[0], dest, [url], tries=3, backoff=0.25)
 
     assert_failed_cleanly(info.value, dest, [url])
     assert len(httpserver.log) == 3
@@ -153,7 +162,7 @@ def test_wrong_bytes_of_the_right_size(httpserver: HTTPServer, vocab: Tuple[Pin,
     url = httpserver.url_for(PATH)
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0)
+        download(pin.files[0], dest, [url], tries=3, backoff=0)
 
     assert_failed_cleanly(info.value, dest, [url])
     message = str(info.value)
@@ -168,7 +177,7 @@ def test_redirect_to_the_real_file(httpserver: HTTPServer, vocab: Tuple[Pin, byt
     )
     httpserver.expect_request("/blob/real").respond_with_data(data)
 
-    path = fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
+    path = download(pin.files[0], dest, [httpserver.url_for(PATH)])
 
     assert path.read_bytes() == data
     assert [r.path for r, _ in httpserver.log] == [PATH, "/blob/real"]
@@ -184,7 +193,7 @@ def test_redirect_to_a_missing_file_fails_cleanly(
     httpserver.expect_request("/gone").respond_with_data("gone", status=404)
     url = httpserver.url_for(PATH)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [url], **FAST)
+        download(pin.files[0], dest, [url])
     assert_failed_cleanly(info.value, dest, [url])
 
 
@@ -195,7 +204,7 @@ def test_content_length_above_the_pin_is_refused(
     httpserver.expect_request(PATH).respond_with_data(data + b"x" * 10)
     url = httpserver.url_for(PATH)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [url], tries=3, backoff=0)
+        download(pin.files[0], dest, [url], tries=3, backoff=0)
     assert_failed_cleanly(info.value, dest, [url])
     assert f"more than the pinned {pin.size}" in str(info.value)
     assert len(httpserver.log) == 1
@@ -206,7 +215,7 @@ def test_falls_through_to_the_next_url(httpserver: HTTPServer, vocab: Tuple[Pin,
     httpserver.expect_request("/mirror/" + pin.file).respond_with_data("", status=404)
     httpserver.expect_request(PATH).respond_with_data(data)
     urls = [httpserver.url_for("/mirror/" + pin.file), httpserver.url_for(PATH)]
-    path = fetch.download(pin.files[0], dest, urls, **FAST)
+    path = download(pin.files[0], dest, urls)
     assert path.read_bytes() == data
     assert [r.path for r, _ in httpserver.log] == ["/mirror/" + pin.file, PATH]
 
@@ -223,7 +232,7 @@ def test_every_url_failing_names_each_one_in_order(
     urls = [httpserver.url_for("/a/" + pin.file), refused_url, httpserver.url_for("/b/" + pin.file)]
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, urls, tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        download(pin.files[0], dest, urls, tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, urls)
     outcomes = [(a.place, a.outcome) for a in info.value.attempts]
@@ -261,7 +270,7 @@ def test_connection_dropped_mid_body(
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2, "a dropped connection is retried"
@@ -278,7 +287,7 @@ def test_body_shorter_than_content_length(
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
+        download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2
@@ -298,7 +307,7 @@ def test_body_without_length_ending_early(
 
     server = raw_server(handler)
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], **FAST)
+        download(pin.files[0], dest, [server.url(PATH)])
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert f"ended after {pin.size - 10} of {pin.size} bytes" in str(info.value)
 
@@ -319,7 +328,7 @@ def test_slow_server_past_the_read_timeout(
     # Had the read time-out not fired, the server would have sent the whole file (after its
     # stall) and the download would have succeeded.
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
+        download(pin.files[0], dest, [server.url(PATH)], tries=2, backoff=0, connect_timeout=2, read_timeout=0.5)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 2, "a time-out is retried"
@@ -355,7 +364,7 @@ def test_body_larger_than_the_pin_is_stopped_at_the_cap(
     server = raw_server(_endless(mode, total))
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+        download(pin.files[0], dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
 
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert server.connections == 1, "an oversized body is not retried"
@@ -375,7 +384,7 @@ def test_announced_oversize_is_refused_before_reading(
     total = 256 << 20
     server = raw_server(_endless("content-length", total))
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
+        download(pin.files[0], dest, [server.url(PATH)], tries=3, backoff=0, connect_timeout=2, read_timeout=2)
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert f"announces {total} bytes, more than the pinned {pin.size}: refused" in str(info.value)
     assert server.connections == 1
@@ -394,7 +403,7 @@ def test_interrupted_download_leaves_nothing(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], progress=interrupt, **FAST)
+        download(pin.files[0], dest, [httpserver.url_for(PATH)], progress=interrupt)
     assert leftovers(dest) == []
 
 
@@ -419,7 +428,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(
     urls = [server.url(PATH), httpserver.url_for(PATH)]
 
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, urls, tries=3, backoff=0, connect_timeout=2, read_timeout=2, deadline=0.5)
+        download(pin.files[0], dest, urls, tries=3, backoff=0, connect_timeout=2, read_timeout=2, deadline=0.5)
 
     assert_failed_cleanly(info.value, dest, urls)
     first, second = info.value.attempts
@@ -439,14 +448,14 @@ def test_the_deadline_comes_from_the_environment(
     server = raw_server(trickle(data, head=100, step=16, pause=0.05))
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "0.4")
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, [server.url(PATH)], **{**FAST, "tries": 2})
+        download(pin.files[0], dest, [server.url(PATH)], tries=2)
     assert_failed_cleanly(info.value, dest, [server.url(PATH)])
     assert "the download deadline of 0.4s (HARMONY_VOCAB_DOWNLOAD_DEADLINE) had passed" in str(info.value)
     assert server.connections == 1, "no retry once the deadline has passed"
     # the same server, fast enough for the deadline: the download goes through
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", "30")
     fast = raw_server(trickle(data, head=len(data)))
-    assert fetch.download(pin.files[0], dest, [fast.url(PATH)], **FAST).read_bytes() == data
+    assert download(pin.files[0], dest, [fast.url(PATH)]).read_bytes() == data
 
 
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "nan", "inf", "1e999"])
@@ -456,7 +465,7 @@ def test_a_bad_deadline_setting_is_named(
     pin, _ = vocab
     monkeypatch.setenv("HARMONY_VOCAB_DOWNLOAD_DEADLINE", value)
     with pytest.raises(VocabError) as info:
-        fetch.download(pin.files[0], dest, [httpserver.url_for(PATH)], **FAST)
+        download(pin.files[0], dest, [httpserver.url_for(PATH)])
     message = str(info.value)  # one line naming the setting, its value and what is expected
     assert f"HARMONY_VOCAB_DOWNLOAD_DEADLINE={value!r}" in message and "positive number" in message
     assert "\n" not in message
@@ -476,9 +485,9 @@ def test_credentials_are_sent_but_never_shown(
     ok = f"http://user:s3cr@t@127.0.0.1:{port}/ok/{pin.file}"
     gone = f"http://user:s3cr@t@127.0.0.1:{port}/gone/{pin.file}"
 
-    assert fetch.download(pin.files[0], dest, [ok], **FAST).read_bytes() == data  # the credentials were used
+    assert download(pin.files[0], dest, [ok]).read_bytes() == data  # the credentials were used
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest / "2", [gone], **FAST)
+        download(pin.files[0], dest / "2", [gone])
     message = str(info.value)
     assert "s3cr" not in message and "user:" not in message
     assert f"http://***@127.0.0.1:{port}/gone/{pin.file}: HTTP 404 NOT FOUND" in message
@@ -502,7 +511,7 @@ def test_a_refused_offline_download_says_so_with_every_url(
     monkeypatch.setenv("HARMONY_VOCAB_OFFLINE", "1")
     urls = [httpserver.url_for(PATH), *pin.urls]
     with pytest.raises(FetchError) as info:
-        fetch.download(pin.files[0], dest, urls, **FAST)
+        download(pin.files[0], dest, urls)
     assert str(info.value) == f"not downloading {pin.file}: not allowed: HARMONY_VOCAB_OFFLINE=1 forbids every download"
     assert [(a.place, a.outcome) for a in info.value.attempts] == [(", ".join(urls), fetch.OFFLINE_REFUSAL)]
     assert len(httpserver.log) == 0 and leftovers(dest) == []
@@ -558,7 +567,7 @@ def test_a_mirror_host_label_of_64_characters_is_one_attempt_line_not_a_tracebac
     assert line.startswith(f"  1. [download] {mirror}{pin.file}: ")
     assert len(lines) == 3  # the error, the mirror's line, the canonical URL's line (404)
     with pytest.raises(FetchError):  # the library raises its own error, not urllib3's
-        fetch.download(pin.files[0], tmp_path / "dest", [f"{mirror}{pin.file}"], **FAST)
+        download(pin.files[0], tmp_path / "dest", [f"{mirror}{pin.file}"])
 
 
 PASSWORD = "Xq7#Zk9/Wm4?Rt5 Yp8"  # a raw '#', '/', '?' and space, as a user types it

@@ -42,8 +42,7 @@ def test_an_unknown_encoding_name_lists_the_known_ones() -> None:
 
 def test_directory_is_the_files_own_when_they_are_canonically_named(synthetic: Synthetic, tmp_path: Path) -> None:
     fill(tmp_path / "package", synthetic)
-    resolutions = {name: resolve(name) for name in synthetic}
-    assert directory_for(resolutions) == tmp_path / "package"
+    assert [directory_for(resolve(name)) for name in synthetic] == [tmp_path / "package"] * len(synthetic)
 
 
 def test_a_renamed_file_gets_a_directory_of_links(synthetic: Synthetic, tmp_path: Path,
@@ -53,14 +52,14 @@ def test_a_renamed_file_gets_a_directory_of_links(synthetic: Synthetic, tmp_path
     renamed.parent.mkdir()
     renamed.write_bytes(data)
     monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
-    directory = directory_for({"o200k_base": resolve("o200k_base", vocab_path=renamed)})
+    directory = directory_for(resolve("o200k_base", vocab_path=renamed))
     assert (tmp_path / "cache") in directory.parents
     link = directory / pin.file
     assert link.is_symlink() and os.readlink(link) == str(renamed) and link.read_bytes() == data
     # A cache that cannot be written: links for this process only, in a temporary directory.
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "file"))
-    directory = directory_for({"o200k_base": resolve("o200k_base", vocab_path=renamed)})
+    directory = directory_for(resolve("o200k_base", vocab_path=renamed))
     assert (directory / pin.file).read_bytes() == data and (tmp_path / "file") not in directory.parents
 
 
@@ -70,11 +69,11 @@ def test_a_non_utf8_directory_gets_a_readable_directory_of_links(synthetic: Synt
     are linked under a UTF-8 one. Control: the same files under a UTF-8 name are used in place."""
     utf8 = tmp_path / "jürgen"
     fill(utf8, synthetic)
-    assert directory_for({"o200k_base": resolve("o200k_base", vocab_dir=utf8)}) == utf8
+    assert directory_for(resolve("o200k_base", vocab_dir=utf8)) == utf8
     latin1 = Path(os.fsdecode(bytes(tmp_path) + b"/j\xfcrgen"))
     fill(latin1, synthetic)
     monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
-    directory = directory_for({"o200k_base": resolve("o200k_base", vocab_dir=latin1)})
+    directory = directory_for(resolve("o200k_base", vocab_dir=latin1))
     os.fsencode(directory).decode("utf-8")
     pin, data = synthetic["o200k_base"]
     assert (directory / pin.file).read_bytes() == data and os.readlink(directory / pin.file) == str(latin1 / pin.file)
@@ -121,11 +120,11 @@ def test_directory_for_a_relative_path_is_absolute(synthetic: Synthetic, tmp_pat
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     fill(tmp_path / "v", synthetic)
     monkeypatch.chdir(tmp_path)
-    assert directory_for({"o200k_base": resolve("o200k_base", vocab_path="v/../v/o200k_base.tiktoken")}) == tmp_path / "v"
+    assert directory_for(resolve("o200k_base", vocab_path="v/../v/o200k_base.tiktoken")) == tmp_path / "v"
     renamed = tmp_path / "v" / "renamed.bin"
     renamed.write_bytes(synthetic["o200k_base"][1])
     monkeypatch.setenv("HARMONY_VOCAB_CACHE_DIR", str(tmp_path / "cache"))
-    linked = directory_for({"o200k_base": resolve("o200k_base", vocab_path="v/renamed.bin")})
+    linked = directory_for(resolve("o200k_base", vocab_path="v/renamed.bin"))
     assert linked.is_absolute() and os.readlink(linked / "o200k_base.tiktoken") == str(renamed)
 
 

@@ -179,8 +179,7 @@ def _situation() -> "Dict[str, Any]":
 
     ran = bool(getattr(sys.modules.get("_harmony_vocab_startup"), "_ran", False))
     called = registered_by_us(os.environ) is not None and hook_installed()
-    built_by = freezer()
-    if built_by:
+    if built_by := freezer():
         kind, why = "frozen", f"a frozen app built by {built_by}" + (
             ": the registration ran" if ran or called else ": no start-up registration ran")
     elif ran:

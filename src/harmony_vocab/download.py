@@ -58,28 +58,23 @@ def download_urls(f: File, base_url: Optional[str] = None, *, local_advice: Opti
 
 
 def download(f: File, dest_dir: "os.PathLike[str] | str", urls: Optional[Sequence[str]] = None, *,
-             connect_timeout: Optional[float] = None, read_timeout: Optional[float] = None,
-             tries: Optional[int] = None, backoff: Optional[float] = None, deadline: Optional[float] = None,
              progress: Optional[Callable[[int, int], None]] = None) -> Path:
     """Download `f` into ``dest_dir/<f.name>`` and return that path.
 
-    Each URL is tried in order, each up to `tries` times (with exponential back-off) on errors
-    that may pass (connection errors, time-outs, 5xx, a body cut short), all within `deadline`
-    seconds (a server that trickles bytes is cut off then). The body is hashed while it streams
-    into a temporary file in `dest_dir` (`files.Directory`), never read past the pinned size,
-    and renamed into place only once its size and sha256 match. On failure nothing is left behind
-    and `FetchError` lists every URL tried and why it failed. With ``HARMONY_VOCAB_OFFLINE=1`` it
-    raises `FetchError` at once, before any socket is opened.
+    Each URL is tried in order, each up to `TRIES` times (with exponential back-off from `BACKOFF`
+    seconds) on errors that may pass (connection errors, time-outs, 5xx, a body cut short), all
+    within ``$HARMONY_VOCAB_DOWNLOAD_DEADLINE`` (else `DEADLINE`) seconds: a server that trickles
+    bytes is cut off then. The body is hashed while it streams into a temporary file in
+    `dest_dir` (`files.Directory`), never read past the pinned size, and renamed into place only
+    once its size and sha256 match. On failure nothing is left behind and `FetchError` lists every
+    URL tried and why it failed. With ``HARMONY_VOCAB_OFFLINE=1`` it raises `FetchError` at once,
+    before any socket is opened.
 
-    Options left at None take the module's CONNECT_TIMEOUT, READ_TIMEOUT, TRIES and BACKOFF, read
-    when the call is made (so the build hook's downloads can be tuned by setting them), and
-    ``$HARMONY_VOCAB_DOWNLOAD_DEADLINE`` (else `DEADLINE`).
+    The module's `CONNECT_TIMEOUT`, `READ_TIMEOUT`, `TRIES` and `BACKOFF` are read when the call is
+    made: setting them tunes every later download (the tests do).
     """
-    timeouts = (CONNECT_TIMEOUT if connect_timeout is None else connect_timeout,
-                READ_TIMEOUT if read_timeout is None else read_timeout)
-    tries = max(1, TRIES if tries is None else tries)
-    backoff = BACKOFF if backoff is None else backoff
-    deadline = seconds(os.environ, ENV_DOWNLOAD_DEADLINE, DEADLINE) if deadline is None else deadline
+    timeouts, tries = (CONNECT_TIMEOUT, READ_TIMEOUT), max(1, TRIES)
+    deadline = seconds(os.environ, ENV_DOWNLOAD_DEADLINE, DEADLINE)
     urls = list(urls) if urls is not None else download_urls(f)
     if flag(os.environ, ENV_OFFLINE, False):
         raise FetchError(f"not downloading {f.name}: {OFFLINE_REFUSAL}",
@@ -108,7 +103,7 @@ def download(f: File, dest_dir: "os.PathLike[str] | str", urls: Optional[Sequenc
                     attempts.append(Attempt("download", url, f"{failure}{suffix}"))
                     if not failure.retry or attempt == tries:
                         break
-                    time.sleep(min(backoff * 2 ** (attempt - 1), max(0.0, ends - time.monotonic())))
+                    time.sleep(min(BACKOFF * 2 ** (attempt - 1), max(0.0, ends - time.monotonic())))
     raise FetchError(f"could not download a verified {f.name} (sha256 {f.sha256}, {f.size} bytes). "
                      f"URLs tried, in order:\n{format_attempts(attempts)}", attempts)
 

@@ -16,7 +16,7 @@ from .tiers import harmony_readable, marker, registered_by_us
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
-    from typing import Any, Dict, Iterable, List, Optional, Union
+    from typing import Any, Iterable, List, Optional, Union
 
     PathArg = Union[str, "os.PathLike[str]", None]
 
@@ -26,13 +26,13 @@ HARMONY_ENCODINGS = {"HarmonyGptOss": "o200k_base"}
 _env_lock = threading.Lock()
 
 
-def directory_for(resolutions: "Dict[str, Resolution]") -> "Path":
-    """One directory holding every resolved file under its canonical name, readable by
+def directory_for(found: Resolution) -> "Path":
+    """One directory holding the resolved files under their canonical names, readable by
     openai-harmony (UTF-8): the files' own directory when they share one, else a directory of
     links in our cache (or, when it cannot be written, in a directory for this process)."""
     from pathlib import Path
 
-    files = {f.name: Path(os.path.abspath(p)) for n, r in resolutions.items() for f, p in zip(PINS[n].files, r.paths)}
+    files = {f.name: Path(os.path.abspath(p)) for f, p in zip(PINS[found.name].files, found.strings)}
     parents = {p.parent for p in files.values()}
     if len(parents) == 1 and all(p.name == name for name, p in files.items()) and harmony_readable(str(*parents)):
         return parents.pop()
@@ -69,7 +69,7 @@ def load_harmony_encoding(name: "Any", *, vocab_path: "PathArg" = None, vocab_di
     if vocab is None:
         raise VocabError(f"unknown openai-harmony encoding {name!r}: expected one of {', '.join(HARMONY_ENCODINGS)}")
     found = resolve(vocab, vocab_path=vocab_path, vocab_dir=vocab_dir, model_dir=model_dir, download=download)
-    directory = directory_for({vocab: found})
+    directory = directory_for(found)
     with _env_lock:
         saved = os.environ.get(TIKTOKEN_ENCODINGS_BASE)
         os.environ[TIKTOKEN_ENCODINGS_BASE] = str(directory)
@@ -102,7 +102,7 @@ def register(*, vocab_dir: "PathArg" = None, model_dir: "PathArg" = None, downlo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = resolve(harmony_pin().name, vocab_dir=vocab_dir, model_dir=model_dir, download=download)
-    directory = directory_for({found.name: found})
+    directory = directory_for(found)
     os.environ[TIKTOKEN_ENCODINGS_BASE] = str(directory)
     os.environ[ENV_REGISTERED] = marker(found.tier, str(directory))
     return directory

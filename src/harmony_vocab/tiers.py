@@ -130,9 +130,8 @@ def harmony_cache_dir(environ: "Environ") -> str:
     """openai-harmony's download cache as its Rust code reads it: ``$TIKTOKEN_RS_CACHE_DIR``, else
     ``$TMPDIR`` (else ``/tmp``) joined with ``tiktoken-rs-cache``; set but empty, the current
     directory, there and so here."""
-    if TIKTOKEN_RS_CACHE_DIR in environ:
-        return absolute(environ[TIKTOKEN_RS_CACHE_DIR])
-    return absolute(os.path.join(environ.get("TMPDIR", "/tmp"), "tiktoken-rs-cache"))
+    default = os.path.join(environ.get("TMPDIR", "/tmp"), "tiktoken-rs-cache")
+    return absolute(environ.get(TIKTOKEN_RS_CACHE_DIR, default))
 
 
 def tiktoken_cache_dir(environ: "Environ") -> "Optional[str]":
@@ -152,9 +151,8 @@ def hf_hub_cache(environ: "Environ") -> "Optional[str]":
     ``~/.cache/huggingface/hub`` (set but empty counts as set, as there)."""
     hf_home = environ.get("HF_HOME")
     if hf_home is None:
-        xdg = environ.get("XDG_CACHE_HOME")
-        if xdg is None and home(environ):
-            xdg = os.path.join(str(home(environ)), ".cache")
+        base = home(environ)
+        xdg = environ.get("XDG_CACHE_HOME", base and os.path.join(base, ".cache"))
         hf_home = None if xdg is None else os.path.join(xdg, "huggingface")
     default = None if hf_home is None else os.path.join(_hf_path(environ, hf_home), "hub")
     hub = environ.get(HF_HUB_CACHE_VARS[0], environ.get(HF_HUB_CACHE_VARS[1], default))
@@ -337,9 +335,8 @@ def directory_places(tier: str, roots: "List[str]", pin: Pin, label: str) -> "It
         yield Place(tier, tokenizer, (tokenizer,), kind="tokenizer.json", on_failure=WARN)
     if not found and not tokenizers:
         other = any(os.path.lexists(p) for d in dirs for o in PINS.values() for p in _in(d, o))
-        where = subdirs_text()
         files = " and ".join(f.name for f in pin.files)
-        yield Place(tier, label, outcome=f"holds neither {files} nor a tokenizer.json (looked in {where})",
+        yield Place(tier, label, outcome=f"holds neither {files} nor a tokenizer.json (looked in {subdirs_text()})",
                     on_failure=QUIET if other else WARN)
 
 
