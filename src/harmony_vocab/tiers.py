@@ -151,8 +151,9 @@ def hf_hub_cache(environ: "Environ") -> "Optional[str]":
     ``~/.cache/huggingface/hub`` (set but empty counts as set, as there)."""
     hf_home = environ.get("HF_HOME")
     if hf_home is None:
-        base = home(environ)
-        xdg = environ.get("XDG_CACHE_HOME", base and os.path.join(base, ".cache"))
+        xdg = environ.get("XDG_CACHE_HOME")
+        if xdg is None and (base := home(environ)):
+            xdg = os.path.join(base, ".cache")
         hf_home = None if xdg is None else os.path.join(xdg, "huggingface")
     default = None if hf_home is None else os.path.join(_hf_path(environ, hf_home), "hub")
     hub = environ.get(HF_HUB_CACHE_VARS[0], environ.get(HF_HUB_CACHE_VARS[1], default))
